@@ -1,0 +1,5 @@
+import sys
+
+from vmscope.cli import main
+
+sys.exit(main())

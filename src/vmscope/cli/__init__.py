@@ -1,0 +1,62 @@
+"""Command line: `vmscope <verb>`. Each command module registers on the apps in `_app`."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from rich.console import Console
+
+from vmscope.cli._app import app
+from vmscope.errors import UserError
+
+# Command modules, one per verb family. A module missing here is simply not offered.
+_COMMAND_MODULES = [
+    "doctor",
+    "guest",
+    "bench_startup",
+    "bench_memory",
+    "bench_scale",
+    "bench_isolation",
+    "results",
+    "evidence",
+    "synth",
+    "report",
+    "run",
+]
+
+for _name in _COMMAND_MODULES:
+    try:
+        importlib.import_module(f"vmscope.cli.{_name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"vmscope.cli.{_name}":
+            raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    err = Console(stderr=True)
+    try:
+        app(args=argv, standalone_mode=False)
+    except UserError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/]: everything launched was stopped; results already stored are kept.")
+        return 130
+    except SystemExit as exc:  # typer/click exit paths (e.g. --help)
+        return int(exc.code or 0)
+    except Exception as exc:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            return exc.exit_code
+        if isinstance(exc, click.exceptions.Abort):
+            err.print("[yellow]aborted[/]")
+            return 130
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
