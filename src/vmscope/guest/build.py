@@ -101,7 +101,9 @@ def _read_manifest(directory: Path) -> dict:
     except FileNotFoundError as exc:
         raise UserError(f"the shared guest in {directory} has no manifest.json", hint=_REBUILD_HINT) from exc
     except (OSError, ValueError) as exc:
-        raise UserError(f"the guest manifest {path} is unreadable or corrupt ({exc})", hint=_REBUILD_HINT) from exc
+        raise UserError(
+            f"the guest manifest {path} is unreadable or corrupt ({exc})", hint=_REBUILD_HINT
+        ) from exc
     if not isinstance(manifest, dict) or manifest.get("manifest_version") != MANIFEST_VERSION:
         raise UserError(f"the guest manifest {path} has an unknown format", hint=_REBUILD_HINT)
     return manifest
@@ -119,7 +121,7 @@ def _guest_from_manifest(directory: Path, manifest: dict, verify: bool = True) -
                     raise UserError(f"the shared guest's {name} file {path} is missing", hint=_REBUILD_HINT)
                 if sha256_file(path) != expected:
                     raise UserError(
-                        f"the shared guest's {name} file {path} is corrupt (sha256 does not match the manifest)",
+                        f"the shared guest's {name} file {path} is corrupt (sha256 differs from manifest)",
                         hint=_REBUILD_HINT,
                     )
             for name, rel in (("init", "init"), ("busybox", "bin/busybox")):
@@ -276,8 +278,10 @@ def _assemble(
     files["init"] = "init"
     files["busybox"] = "rootfs/bin/busybox"
 
-    hashes = {name: hashlib.sha256(kernel_bytes).hexdigest() if name == "kernel" else sha256_file(tmp / rel)
-              for name, rel in files.items()}
+    hashes = {
+        name: hashlib.sha256(kernel_bytes).hexdigest() if name == "kernel" else sha256_file(tmp / rel)
+        for name, rel in files.items()
+    }
     return {
         "manifest_version": MANIFEST_VERSION,
         "builder_version": BUILDER_VERSION,

@@ -163,8 +163,16 @@ def busybox_applets(path: Path = DEFAULT_BUSYBOX) -> list[str]:
 
 
 def guest_entries(init_script: bytes, busybox: bytes, applets: Iterable[str]) -> list[Entry]:
-    """The whole guest tree: /init, /bin/busybox and its applet links, the empty mount points, /dev/console."""
-    dir_modes = {"bin": 0o755, "dev": 0o755, "etc": 0o755, "proc": 0o555, "root": 0o700, "sys": 0o555, "tmp": 0o1777}
+    """The guest tree: /init, /bin/busybox and its applet links, empty mount points, /dev/console."""
+    dir_modes = {
+        "bin": 0o755,
+        "dev": 0o755,
+        "etc": 0o755,
+        "proc": 0o555,
+        "root": 0o700,
+        "sys": 0o555,
+        "tmp": 0o1777,
+    }
     entries = [Entry(d, "dir", m) for d, m in dir_modes.items()]
     entries += [
         Entry("sbin", "symlink", 0o777, b"bin"),

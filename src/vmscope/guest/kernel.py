@@ -16,7 +16,9 @@ from vmscope.errors import UserError
 from vmscope.guest import vmlinux as vml
 
 DEBIAN_META_PACKAGE = "linux-image-cloud-amd64"
-_KERNEL_HINT = "or pass your own kernel with `vmscope guest build --kernel PATH` (a bzImage or an ELF vmlinux)"
+_KERNEL_HINT = (
+    "or pass your own kernel with `vmscope guest build --kernel PATH` (a bzImage or an ELF vmlinux)"
+)
 
 Progress = Callable[[str], None]
 
@@ -81,7 +83,9 @@ def _download(pkg: str, workdir: Path, progress: Progress) -> Path:
         )
     debs = sorted(workdir.glob(f"{pkg}_*.deb"))
     if not debs:
-        raise UserError(f"apt-get download {pkg} reported success but left no .deb in {workdir}", hint=_KERNEL_HINT)
+        raise UserError(
+            f"apt-get download {pkg} reported success but left no .deb in {workdir}", hint=_KERNEL_HINT
+        )
     return debs[0]
 
 
@@ -128,7 +132,7 @@ def validate_user_kernel(path: Path) -> bool:
         return True
     if not vml.is_bzimage(head):
         raise UserError(
-            f"kernel {path} is not a bzImage (no \"HdrS\" magic at offset 0x202) and not an ELF vmlinux",
+            f'kernel {path} is not a bzImage (no "HdrS" magic at offset 0x202) and not an ELF vmlinux',
             hint="pass an x86 bzImage (e.g. /boot/vmlinuz-*) or an uncompressed ELF vmlinux",
         )
     return False

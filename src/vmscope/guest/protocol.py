@@ -6,7 +6,7 @@ Lines the init prints, each on its own line, in this order:
     VMSCOPE-MEM memtotal_kib=<int> memavailable_kib=<int>
     VMSCOPE-PROBE ...                                   only with probe enabled, printed by the probe binary
     VMSCOPE-READY uptime_s=<float> env=<vm|container|process> mode=<boot|hold>
-    VMSCOPE-BYE                                         hold mode only, after the host sent VMSCOPE-STOP or EOF
+    VMSCOPE-BYE                                         hold mode only, after VMSCOPE-STOP or EOF on stdin
 
 `uptime_s` is the guest's own /proc/uptime (in process/container mode: the host kernel's uptime).
 In mode boot the init then powers off (VM) or exits 0; in mode hold it waits for a `VMSCOPE-STOP`
@@ -60,7 +60,9 @@ def init_argv(env: str, mode: str = "boot", probe: bool = False, init: str = "/i
     return [init, "--env", env, "--mode", mode, *(["--probe"] if probe else [])]
 
 
-def process_command(rootfs: Path, mode: str = "boot", probe: bool = False) -> tuple[list[str], dict[str, str]]:
+def process_command(
+    rootfs: Path, mode: str = "boot", probe: bool = False
+) -> tuple[list[str], dict[str, str]]:
     """argv and environment to run the init as a plain host process from the rootfs (not chrooted)."""
     busybox = str(rootfs / "bin" / "busybox")
     argv = [busybox, "sh", *init_argv("process", mode, probe, init=str(rootfs / "init"))]
