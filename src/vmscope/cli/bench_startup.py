@@ -1,0 +1,113 @@
+"""`vmscope bench startup`: spawn -> ready per platform, with phases and raw samples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from vmscope.cli._app import bench_app
+from vmscope.cli.benchkit import prepare
+from vmscope.cli.common import err, out, print_json, progress_bar
+from vmscope.errors import UserError
+from vmscope.measure.records import live_record
+from vmscope.measure.startup import HEADLINE, measure_startup
+from vmscope.model import Metric, Statistic
+from vmscope.platforms.base import Resources
+from vmscope.store import Sample
+
+
+def run_startup(platform: str = "all", trials: int = 10, warmup: int = 1, db: Path | None = None,
+                guest_mem: int = 256, vcpus: int = 1, accel: str | None = None, timeout: float = 120.0,
+                show_progress: bool = True) -> dict:
+    """The whole bench: measure, store (one transaction), return the JSON document."""
+    if trials < 1:
+        raise UserError("--trials must be at least 1")
+    if warmup < 0:
+        raise UserError("--warmup cannot be negative")
+    ctx = prepare("startup", platform, db)
+    res = Resources(mem_mib=guest_mem, vcpus=vcpus, mode="boot", accel=accel)
+    total = (trials + warmup) * len(ctx.platforms)
+    with progress_bar("startup", total, show_progress) as advance:
+        results, failures = measure_startup(
+            ctx.platforms, ctx.guest, res, trials, warmup, timeout, ctx.log_dir,
+            progress=lambda p, t: advance(f"{p} {'warm-up' if t < 0 else f'trial {t + 1}'}"),
+        )
+    run = ctx.new_run({"trials": trials, "warmup": warmup, "guest_mem_mib": guest_mem, "vcpus": vcpus,
+                       "accel": accel, "timeout_s": timeout, "platforms": ctx.platforms,
+                       "skipped": ctx.skipped,
+                       "failures": {f.platform: {"error": f.error, "console_log": str(f.console_log or "")}
+                                    for f in failures}})
+    rows = []
+    for i, r in enumerate(results):
+        row = r.summary_row()
+        rows.append(row)
+        run.results.append(row)
+        for t in r.trials:
+            if t.warmup:
+                continue
+            run.samples.append(Sample(r.platform, r.accel, t.trial, HEADLINE, t.phases_ms.get(HEADLINE), "ms",
+                                      {"phases_ms": t.phases_ms, "points_ns": t.points_ns,
+                                       "console_log": str(t.console_log or "")}))
+            if t.console_log:
+                run.artifacts.append((r.platform, t.trial, "console_log", str(t.console_log)))
+        run.records.append(live_record(
+            run_id=ctx.run_id, index=i, platform=r.platform, metric=Metric.startup_latency, measure=HEADLINE,
+            value=row["median_ms"], unit="ms", statistic=Statistic.median, host=ctx.host,
+            guest=ctx.guest_fingerprint(), accel=r.accel, n=row["n"], low=row["ci_low_ms"], high=row["ci_high_ms"],
+            samples=row["samples_ms"], db_path=str(ctx.db.path),
+            notes="low/high: bootstrap 95% CI of the median; interval spawn -> guest init prints ready",
+        ))
+    for f in failures:
+        run.artifacts.append((f.platform, f.trial, "failed_console_log", str(f.console_log or "")))
+    if results or failures:
+        ctx.db.save_run(run)
+    return {"run_id": ctx.run_id, "results": rows, "host": ctx.host, "guest": ctx.guest_fingerprint(),
+            "skipped": ctx.skipped,
+            "failures": [{"platform": f.platform, "error": f.error, "console_log": str(f.console_log or "")}
+                         for f in failures]}
+
+
+def startup_table(doc: dict) -> Table:
+    t = Table(title=f"startup latency: spawn -> ready (run {doc['run_id']})")
+    for col in ("platform", "accel", "n", "median ms", "p95 ms", "95% CI of median", "min", "max", "phases (median ms)"):
+        t.add_column(col, justify="right" if col not in ("platform", "accel", "phases (median ms)") else "left")
+    for r in sorted(doc["results"], key=lambda r: r["median_ms"]):
+        ci = f"{r['ci_low_ms']:.1f} - {r['ci_high_ms']:.1f}" if r["ci_low_ms"] is not None else "n<3"
+        phases = ", ".join(f"{k} {v:.1f}" for k, v in r["phases_ms"].items()
+                           if k not in ("spawn_to_ready", "spawn_to_exit"))
+        median = f"{r['median_ms']:.2f}" + (" [yellow]noisy[/]" if r["warnings"] else "")
+        t.add_row(r["platform"], r["accel"] or "-", str(r["n"]), median, f"{r['p95_ms']:.2f}", ci,
+                  f"{r['min_ms']:.2f}", f"{r['max_ms']:.2f}", phases)
+    return t
+
+
+@bench_app.command("startup")
+def startup_cmd(
+    platform: str = typer.Option("all", "--platform", "-p", help="comma list of platform ids, or 'all' (usable ones)"),
+    trials: int = typer.Option(10, "--trials", "-n", help="measured trials per platform"),
+    warmup: int = typer.Option(1, "--warmup", help="warm-up trials per platform (discarded)"),
+    json_out: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+    db: Path = typer.Option(None, "--db", help="results DB (default: XDG data dir)"),
+    guest_mem: int = typer.Option(256, "--guest-mem", help="guest RAM in MiB (VM platforms)"),
+    vcpus: int = typer.Option(1, "--vcpus", help="guest vCPUs (VM platforms)"),
+    accel: str = typer.Option(None, "--accel", help="VM accelerator: kvm or tcg (default: kvm if it can boot Linux here)"),
+    timeout: float = typer.Option(120.0, "--timeout", help="seconds to wait for ready per trial"),
+) -> None:
+    """Startup latency (spawn -> ready) of the shared guest on each platform."""
+    if accel not in (None, "kvm", "tcg"):
+        raise UserError(f"unknown accelerator {accel!r}", hint="use --accel kvm or --accel tcg")
+    doc = run_startup(platform, trials, warmup, db, guest_mem, vcpus, accel, timeout, show_progress=True)
+    if json_out:
+        print_json(doc)
+    else:
+        out.print(startup_table(doc))
+        for r in doc["results"]:
+            for w in r["warnings"]:
+                err.print(f"[yellow]warning[/] {r['platform']}: {w}")
+        if any(r["accel"] == "tcg" for r in doc["results"]):
+            err.print("[yellow]note[/]: accel tcg = software emulation; not comparable with KVM figures.")
+    if doc["failures"]:
+        msgs = "\n".join(f"  {f['platform']}: {f['error']}" for f in doc["failures"])
+        raise UserError(f"{len(doc['failures'])} platform(s) failed (other results were stored):\n{msgs}")

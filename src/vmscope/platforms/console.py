@@ -1,0 +1,212 @@
+"""Non-blocking console and exit handling for every launched instance.
+
+One background thread runs a selector over all consoles (pipes) and all process pidfds, so one
+Python process can drive many concurrent instances without a thread each. Every event is
+stamped with the host monotonic clock (ns) at the moment the read returned.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import selectors
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+# Marker lines printed by the shared guest's init (see guest/files/init).
+MARK_INIT = "VMSCOPE-INIT"
+MARK_MEM = "VMSCOPE-MEM"
+MARK_READY = "VMSCOPE-READY"
+MARK_PROBE = "VMSCOPE-PROBE"
+MARK_BYE = "VMSCOPE-BYE"
+STOP_LINE = b"VMSCOPE-STOP\n"
+
+_MARK_RE = re.compile(rb"(VMSCOPE-[A-Z]+)(.*)")
+_MAX_LOG_BYTES = 8 * 1024 * 1024
+
+
+class Console:
+    """What one instance printed, with monotonic timestamps of the events that matter."""
+
+    def __init__(self) -> None:
+        self.log = bytearray()
+        self.first_output_ns: int | None = None
+        self.eof_ns: int | None = None
+        # marker name -> list of (ns, rest-of-line text), in arrival order
+        self.marks: dict[str, list[tuple[int, str]]] = {}
+        # (ns, line) for every complete line, for parsers that need kernel printk lines
+        self.lines: list[tuple[int, str]] = []
+        self._partial = b""
+        self._cond = threading.Condition()
+        self.exit_ns: int | None = None
+        self.exit_status: int | None = None
+
+    # -- called from the hub thread ----------------------------------------------------------
+    def _feed(self, data: bytes, now_ns: int) -> None:
+        with self._cond:
+            if self.first_output_ns is None:
+                self.first_output_ns = now_ns
+            if len(self.log) < _MAX_LOG_BYTES:
+                self.log += data
+            buf = self._partial + data
+            *complete, self._partial = buf.split(b"\n")
+            for raw in complete:
+                line = raw.rstrip(b"\r")
+                text = line.decode("utf-8", "replace")
+                self.lines.append((now_ns, text))
+                m = _MARK_RE.search(line)
+                if m:
+                    name = m.group(1).decode()
+                    self.marks.setdefault(name, []).append((now_ns, m.group(2).decode("utf-8", "replace").strip()))
+            self._cond.notify_all()
+
+    def _eof(self, now_ns: int) -> None:
+        with self._cond:
+            if self._partial:
+                self.lines.append((now_ns, self._partial.decode("utf-8", "replace")))
+                self._partial = b""
+            self.eof_ns = now_ns
+            self._cond.notify_all()
+
+    def _exited(self, now_ns: int, status: int) -> None:
+        with self._cond:
+            self.exit_ns = now_ns
+            self.exit_status = status
+            self._cond.notify_all()
+
+    # -- called from anywhere -----------------------------------------------------------------
+    def wait(self, predicate: Callable[[], bool], timeout_s: float) -> bool:
+        """Wait until predicate() holds (checked under the console's lock) or timeout."""
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while not predicate():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(min(left, 0.5))
+            return True
+
+    def mark(self, name: str) -> tuple[int, str] | None:
+        with self._cond:
+            got = self.marks.get(name)
+            return got[0] if got else None
+
+    def all_marks(self, name: str) -> list[tuple[int, str]]:
+        with self._cond:
+            return list(self.marks.get(name, []))
+
+    @property
+    def text(self) -> str:
+        with self._cond:
+            return self.log.decode("utf-8", "replace")
+
+    def save(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._cond:
+            path.write_bytes(bytes(self.log))
+        return path
+
+
+def parse_fields(rest: str) -> dict[str, str]:
+    """`key=value key2=value2` -> dict (the marker lines' payload)."""
+    out: dict[str, str] = {}
+    for tok in rest.split():
+        if "=" in tok:
+            k, v = tok.split("=", 1)
+            out[k] = v
+    return out
+
+
+class _Hub:
+    """The single selector thread. Started lazily, lives for the process (daemon)."""
+
+    def __init__(self) -> None:
+        self._sel = selectors.DefaultSelector()
+        self._lock = threading.Lock()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        self._sel.register(self._wake_r, selectors.EVENT_READ, None)
+        self._pending: list[tuple[int, Callable[[int], None]]] = []
+        self._thread = threading.Thread(target=self._run, name="vmscope-console-hub", daemon=True)
+        self._thread.start()
+
+    def add(self, fd: int, on_ready: Callable[[int], None]) -> None:
+        """Call on_ready(now_ns) from the hub thread whenever fd is readable."""
+        with self._lock:
+            self._pending.append((fd, on_ready))
+        os.write(self._wake_w, b"x")
+
+    def _run(self) -> None:
+        while True:
+            for key, _ in self._sel.select():
+                now = time.monotonic_ns()
+                if key.data is None:
+                    try:
+                        os.read(self._wake_r, 4096)
+                    except BlockingIOError:
+                        pass
+                    with self._lock:
+                        pending, self._pending = self._pending, []
+                    for fd, cb in pending:
+                        self._sel.register(fd, selectors.EVENT_READ, cb)
+                    continue
+                try:
+                    done = key.data(now)
+                except Exception:  # a broken callback must not kill every other console
+                    done = True
+                if done:
+                    self._sel.unregister(key.fd)
+                    try:
+                        os.close(key.fd)
+                    except OSError:
+                        pass
+
+
+_hub: _Hub | None = None
+_hub_lock = threading.Lock()
+
+
+def hub() -> _Hub:
+    global _hub
+    with _hub_lock:
+        if _hub is None:
+            _hub = _Hub()
+        return _hub
+
+
+def attach(console: Console, stdout_fd: int, pid: int) -> None:
+    """Follow a process's console pipe and its exit on the hub thread.
+
+    Takes ownership of stdout_fd (a dup the caller no longer uses). Exit is observed through a
+    pidfd, so the exit time is when the kernel says the process ended, not when we polled.
+    """
+    os.set_blocking(stdout_fd, False)
+
+    def on_output(now: int) -> bool:
+        try:
+            data = os.read(stdout_fd, 65536)
+        except BlockingIOError:
+            return False
+        except OSError:
+            data = b""
+        if not data:
+            console._eof(now)
+            return True
+        console._feed(data, now)
+        return False
+
+    pidfd = os.pidfd_open(pid)
+
+    def on_exit(now: int) -> bool:
+        try:
+            _, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            status = 0
+        console._exited(now, os.waitstatus_to_exitcode(status) if status else 0)
+        return True
+
+    h = hub()
+    h.add(stdout_fd, on_output)
+    h.add(pidfd, on_exit)
