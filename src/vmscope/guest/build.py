@@ -101,9 +101,7 @@ def _read_manifest(directory: Path) -> dict:
     except FileNotFoundError as exc:
         raise UserError(f"the shared guest in {directory} has no manifest.json", hint=_REBUILD_HINT) from exc
     except (OSError, ValueError) as exc:
-        raise UserError(
-            f"the guest manifest {path} is unreadable or corrupt ({exc})", hint=_REBUILD_HINT
-        ) from exc
+        raise UserError(f"the guest manifest {path} is unreadable or corrupt ({exc})", hint=_REBUILD_HINT) from exc
     if not isinstance(manifest, dict) or manifest.get("manifest_version") != MANIFEST_VERSION:
         raise UserError(f"the guest manifest {path} has an unknown format", hint=_REBUILD_HINT)
     return manifest
@@ -127,9 +125,7 @@ def _guest_from_manifest(directory: Path, manifest: dict, verify: bool = True) -
             for name, rel in (("init", "init"), ("busybox", "bin/busybox")):
                 path = rootfs / rel
                 if not path.is_file() or sha256_file(path) != hashes[name]:
-                    raise UserError(
-                        f"the shared guest's rootfs file {path} is missing or corrupt", hint=_REBUILD_HINT
-                    )
+                    raise UserError(f"the shared guest's rootfs file {path} is missing or corrupt", hint=_REBUILD_HINT)
         return Guest(
             kernel=files["kernel"],
             vmlinux=files.get("vmlinux"),
@@ -147,9 +143,7 @@ def _guest_from_manifest(directory: Path, manifest: dict, verify: bool = True) -
             files=files,
         )
     except (KeyError, TypeError) as exc:
-        raise UserError(
-            f"the guest manifest in {directory} lacks a field ({exc})", hint=_REBUILD_HINT
-        ) from exc
+        raise UserError(f"the guest manifest in {directory} lacks a field ({exc})", hint=_REBUILD_HINT) from exc
 
 
 def load_guest(verify: bool = True) -> Guest:
@@ -162,9 +156,7 @@ def load_guest(verify: bool = True) -> Guest:
         raise UserError("no shared guest built yet", hint="run `vmscope guest build`") from None
     directory = root / digest
     if not digest or "/" in digest or not directory.is_dir():
-        raise UserError(
-            f"the guest pointer {pointer} names {digest!r}, which is not a built guest", hint=_REBUILD_HINT
-        )
+        raise UserError(f"the guest pointer {pointer} names {digest!r}, which is not a built guest", hint=_REBUILD_HINT)
     return _guest_from_manifest(directory, _read_manifest(directory), verify=verify)
 
 
@@ -197,16 +189,24 @@ def _kernel_release(kfile: kernel.KernelFile, data: bytes) -> str:
     return vmlinux.kernel_release(hdr.version_string) or "unknown"
 
 
-def build_guest(kernel: Path | None = None, force: bool = False, progress: Progress | None = None) -> Guest:
+def build_guest(
+    kernel: Path | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+    *,
+    busybox: Path | None = None,
+) -> Guest:
     """Build the shared guest (or reuse an identical one) and make it current.
 
     `kernel`: a bzImage or ELF vmlinux; None fetches the Debian cloud kernel package.
     `progress`: called with a short message before each slow step.
+    `busybox`: a static busybox other than /bin/busybox.
     """
     say = progress or (lambda _msg: None)
     root = guest_root()
     init_script = INIT_SCRIPT.read_bytes()
-    busybox = initramfs.load_busybox()
+    busybox_bytes = initramfs.load_busybox(busybox)
+    applets = initramfs.busybox_applets(busybox)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
     tmp.chmod(0o755)  # mkdtemp makes it 0700; runtimes running as other users must read the rootfs
     try:
@@ -215,7 +215,7 @@ def build_guest(kernel: Path | None = None, force: bool = False, progress: Progr
         else:
             kfile = _copy_user(kernel, tmp)
         kernel_bytes = kfile.path.read_bytes()
-        digest = content_hash(kernel_bytes, init_script, busybox)
+        digest = content_hash(kernel_bytes, init_script, busybox_bytes)
         final = root / digest
         if final.is_dir() and not force:
             try:
@@ -227,7 +227,7 @@ def build_guest(kernel: Path | None = None, force: bool = False, progress: Progr
                 _set_current(root, digest)
                 return guest
 
-        manifest = _assemble(tmp, kfile, kernel_bytes, init_script, busybox, digest, say)
+        manifest = _assemble(tmp, kfile, kernel_bytes, init_script, busybox_bytes, applets, digest, say)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         _move_into_place(tmp, final)
         _set_current(root, digest)
@@ -251,6 +251,7 @@ def _assemble(
     kernel_bytes: bytes,
     init_script: bytes,
     busybox: bytes,
+    applets: list[str],
     digest: str,
     say: Progress,
 ) -> dict:
@@ -270,7 +271,7 @@ def _assemble(
             del elf
 
     say("writing the initramfs and rootfs")
-    entries = initramfs.guest_entries(init_script, busybox, initramfs.busybox_applets())
+    entries = initramfs.guest_entries(init_script, busybox, applets)
     initramfs.build_initramfs_and_rootfs(entries, tmp / "initramfs.cpio", tmp / "rootfs")
     (tmp / "init").write_bytes(init_script)
     (tmp / "init").chmod(0o755)

@@ -11,9 +11,7 @@ from vmscope.guest.vmlinux import LZ4_LEGACY_BLOCK_MAX, LZ4_LEGACY_MAGIC
 
 FAKE_VERSION = "6.9.9-test-amd64 (builder@example) #1 SMP PREEMPT_DYNAMIC"
 # An "ELF" big enough to span compression blocks, compressible enough to keep tests fast.
-FAKE_ELF = (
-    b"\x7fELF\x02\x01\x01" + bytes(range(256)) * 4096 + b"Linux version " + FAKE_VERSION.encode() + b"\0"
-)
+FAKE_ELF = b"\x7fELF\x02\x01\x01" + bytes(range(256)) * 4096 + b"Linux version " + FAKE_VERSION.encode() + b"\0"
 
 
 def lz4_legacy(data: bytes, block: int = LZ4_LEGACY_BLOCK_MAX) -> bytes:

@@ -137,7 +137,8 @@ def elf_has_interp(data: bytes) -> bool:
     return False
 
 
-def load_busybox(path: Path = DEFAULT_BUSYBOX) -> bytes:
+def load_busybox(path: Path | None = None) -> bytes:
+    path = path or DEFAULT_BUSYBOX
     if not path.is_file():
         raise UserError(f"busybox not found at {path}", hint=BUSYBOX_HINT)
     data = path.read_bytes()
@@ -153,7 +154,8 @@ def load_busybox(path: Path = DEFAULT_BUSYBOX) -> bytes:
     return data
 
 
-def busybox_applets(path: Path = DEFAULT_BUSYBOX) -> list[str]:
+def busybox_applets(path: Path | None = None) -> list[str]:
+    path = path or DEFAULT_BUSYBOX
     try:
         proc = subprocess.run([str(path), "--list"], capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.TimeoutExpired):

@@ -16,9 +16,7 @@ from vmscope.errors import UserError
 from vmscope.guest import vmlinux as vml
 
 DEBIAN_META_PACKAGE = "linux-image-cloud-amd64"
-_KERNEL_HINT = (
-    "or pass your own kernel with `vmscope guest build --kernel PATH` (a bzImage or an ELF vmlinux)"
-)
+_KERNEL_HINT = "or pass your own kernel with `vmscope guest build --kernel PATH` (a bzImage or an ELF vmlinux)"
 
 Progress = Callable[[str], None]
 
@@ -83,9 +81,7 @@ def _download(pkg: str, workdir: Path, progress: Progress) -> Path:
         )
     debs = sorted(workdir.glob(f"{pkg}_*.deb"))
     if not debs:
-        raise UserError(
-            f"apt-get download {pkg} reported success but left no .deb in {workdir}", hint=_KERNEL_HINT
-        )
+        raise UserError(f"apt-get download {pkg} reported success but left no .deb in {workdir}", hint=_KERNEL_HINT)
     return debs[0]
 
 
@@ -125,9 +121,7 @@ def validate_user_kernel(path: Path) -> bool:
         with path.open("rb") as f:
             head = f.read(0x1000)
     except OSError as exc:
-        raise UserError(
-            f"kernel {path} is not readable: {exc.strerror}", hint="check its permissions"
-        ) from exc
+        raise UserError(f"kernel {path} is not readable: {exc.strerror}", hint="check its permissions") from exc
     if head.startswith(vml.ELF_MAGIC):
         return True
     if not vml.is_bzimage(head):

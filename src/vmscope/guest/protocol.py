@@ -60,9 +60,7 @@ def init_argv(env: str, mode: str = "boot", probe: bool = False, init: str = "/i
     return [init, "--env", env, "--mode", mode, *(["--probe"] if probe else [])]
 
 
-def process_command(
-    rootfs: Path, mode: str = "boot", probe: bool = False
-) -> tuple[list[str], dict[str, str]]:
+def process_command(rootfs: Path, mode: str = "boot", probe: bool = False) -> tuple[list[str], dict[str, str]]:
     """argv and environment to run the init as a plain host process from the rootfs (not chrooted)."""
     busybox = str(rootfs / "bin" / "busybox")
     argv = [busybox, "sh", *init_argv("process", mode, probe, init=str(rootfs / "init"))]

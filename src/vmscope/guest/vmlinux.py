@@ -152,9 +152,7 @@ def _unlz4_legacy(data: bytes) -> bytes:
         if size == 0 or pos + 4 + size > len(data):
             break
         try:
-            block = lz4.block.decompress(
-                data[pos + 4 : pos + 4 + size], uncompressed_size=LZ4_LEGACY_BLOCK_MAX
-            )
+            block = lz4.block.decompress(data[pos + 4 : pos + 4 + size], uncompressed_size=LZ4_LEGACY_BLOCK_MAX)
         except lz4.block.LZ4BlockError:
             if out:
                 break  # trailing bytes after the last block
