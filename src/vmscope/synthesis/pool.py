@@ -103,9 +103,7 @@ def dersimonian_laird(effects: list[float], variances: list[float]) -> DLResult:
     """Random-effects pooled mean (DerSimonian-Laird) of effects with known within-study variances."""
     res = combine_effects(np.asarray(effects, float), np.asarray(variances, float), method_re="dl")
     i2 = float(res.i2) if np.isfinite(res.i2) else 0.0
-    return DLResult(
-        mean=float(res.mean_effect_re), se=float(res.sd_eff_w_re), tau2=float(res.tau2), i2=max(i2, 0.0)
-    )
+    return DLResult(mean=float(res.mean_effect_re), se=float(res.sd_eff_w_re), tau2=float(res.tau2), i2=max(i2, 0.0))
 
 
 def pool_cell(group: str, family: Family, observations: list[Observation]) -> PooledRow:
@@ -131,7 +129,8 @@ def pool_cell(group: str, family: Family, observations: list[Observation]) -> Po
     if all(s.se_log is not None for s in studies):
         if len(studies) >= 2:
             dl = dersimonian_laird(
-                [math.log(s.estimate) for s in studies], [s.se_log**2 for s in studies]  # type: ignore[operator]
+                [math.log(s.estimate) for s in studies],
+                [s.se_log**2 for s in studies],  # type: ignore[operator]
             )
             return PooledRow(
                 **common,

@@ -56,7 +56,9 @@ def within_study_ratios(observations: list[Observation], reference: str | None =
         ref = reference if reference in per_group else None
         if ref is None:
             # only groups that share a study with someone can serve as reference
-            shared = {g: s for g, s in per_group.items() if any(set(s) & set(o) for h, o in per_group.items() if h != g)}
+            shared = {
+                g: s for g, s in per_group.items() if any(set(s) & set(o) for h, o in per_group.items() if h != g)
+            }
             ref = _pick_reference(shared)
         if ref is None:
             continue

@@ -1,0 +1,124 @@
+"""`vmscope synth`: the pooled four-metric table, claim verdicts and rankings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from vmscope import units
+from vmscope.cli._app import app
+from vmscope.errors import UserError
+from vmscope.evidence import load_all
+from vmscope.model import Record
+from vmscope.synthesis import PROFILES, GroupBy, SynthesisResult, synthesize
+from vmscope.synthesis.claims import Verdict, load_claims
+
+_VERDICT_STYLE = {
+    Verdict.supported: "green",
+    Verdict.contradicted: "red",
+    Verdict.mixed: "yellow",
+    Verdict.insufficient: "dim",
+}
+
+
+def _live_records(db: Path | None) -> list[Record]:
+    try:
+        from vmscope.store import load_live_records  # type: ignore[attr-defined]
+    except ImportError as exc:
+        raise UserError(
+            f"live results are unavailable in this installation ({exc})",
+            hint="run without --include-live, or run `vmscope bench ...` first once the results store exists",
+        ) from None
+    return list(load_live_records(db))
+
+
+def _num(value: float, unit: str) -> str:
+    return units.fmt(value, unit) if unit != "percent" else f"{value:.0f} %"
+
+
+def render(result: SynthesisResult, console: Console) -> None:
+    sens = {(r.group, r.family): r for r in result.sensitivity}
+    table = Table(title=f"Pooled evidence by {result.by.value} ({result.n_records} records)")
+    for col in ("metric", "family", "group", "estimate", "interval", "studies", "records", "method", "peer-rev. only"):
+        table.add_column(col, overflow="fold")
+    last_metric = None
+    for r in result.table:
+        s = sens.get((r.group, r.family))
+        table.add_row(
+            r.metric.value if r.metric != last_metric else "",
+            r.family,
+            r.group,
+            _num(r.estimate, r.unit),
+            f"{_num(r.low, r.unit)} .. {_num(r.high, r.unit)}",
+            str(r.n_studies),
+            str(r.n_records),
+            r.method.value + (f" I²={100 * r.i2:.0f}%" if r.i2 is not None else ""),
+            _num(s.estimate, s.unit) if s else "-",
+        )
+        last_metric = r.metric
+    console.print(table)
+    claims = Table(title="Claims")
+    for col in ("claim", "verdict", "votes +/-", "records"):
+        claims.add_column(col, overflow="fold")
+    for c in result.claims:
+        style = _VERDICT_STYLE[c.verdict]
+        claims.add_row(
+            c.text,
+            f"[{style}]{c.verdict.value}[/]",
+            f"{c.votes_for}/{c.votes_against}",
+            ", ".join(c.record_ids[:4]) + (f" +{len(c.record_ids) - 4}" if len(c.record_ids) > 4 else ""),
+        )
+    console.print(claims)
+    for name, rk in result.rankings.items():
+        weights = ", ".join(f"{m.value} {w:.2f}" for m, w in rk.weights.items())
+        lines = [
+            f"  {e.rank}. {e.group}  (TOPSIS {e.topsis:.2f}, rank held in {100 * e.rank_held:.0f}% of perturbations)"
+            for e in rk.entries
+        ]
+        console.print(f"[bold]Ranking: {name}[/] ({weights})", highlight=False)
+        console.print("\n".join(lines) or "  (no group has enough evidence)", highlight=False)
+        if rk.imputed:
+            imp = "; ".join(f"{g}: {', '.join(m.value for m in ms)}" for g, ms in rk.imputed.items())
+            console.print(f"  [dim]scored neutral (0.5) for want of evidence: {imp}[/]", highlight=False)
+        if rk.excluded:
+            console.print(f"  [dim]not ranked (too little evidence): {', '.join(rk.excluded)}[/]", highlight=False)
+
+
+@app.command("synth")
+def synth_cmd(
+    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    by: Annotated[str, typer.Option("--by", help="Group by platform class or by platform.")] = "class",
+    profile: Annotated[
+        str | None, typer.Option("--profile", help=f"Rank for one profile: {', '.join(PROFILES)}.")
+    ] = None,
+    claims_file: Annotated[Path | None, typer.Option("--claims", help="A claims file (JSON) to check.")] = None,
+    include_live: Annotated[
+        bool, typer.Option("--include-live", help="Pool this host's live results with the literature.")
+    ] = False,
+    db: Annotated[Path | None, typer.Option("--db", help="Results database for --include-live.")] = None,
+    peer_reviewed_only: Annotated[
+        bool, typer.Option("--peer-reviewed-only", help="Sensitivity view: drop blogs and vendor claims.")
+    ] = False,
+) -> None:
+    """Pool the evidence into the four-metric table, check claims, rank platforms per workload profile."""
+    if by not in ("class", "platform"):
+        raise UserError(f"--by must be 'class' or 'platform', not {by!r}")
+    if profile is not None and profile not in PROFILES:
+        raise UserError(f"unknown profile {profile!r}", hint=f"choose one of: {', '.join(PROFILES)}")
+    claims = load_claims(claims_file)
+    records = load_all()
+    extra = _live_records(db) if include_live else []
+    if peer_reviewed_only:
+        from vmscope.synthesis.pool import SENSITIVITY_EXCLUDED
+
+        records = [r for r in records if r.kind not in SENSITIVITY_EXCLUDED]
+    result = synthesize(records, by=GroupBy(by), profile=profile, claims=claims, extra=extra)
+    if json_out:
+        typer.echo(json.dumps(result.to_json(), indent=2))
+        return
+    render(result, Console())
