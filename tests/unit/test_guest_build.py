@@ -4,23 +4,13 @@ from __future__ import annotations
 
 import gzip
 import json
-import struct
 
 import pytest
 
 from vmscope.errors import UserError
 from vmscope.guest import build as gb
 from vmscope.guest import initramfs
-from vmscope.guest.fakes import FAKE_ELF, fake_bzimage
-
-
-def _static_elf() -> bytes:
-    header = bytearray(64)
-    header[:4] = b"\x7fELF"
-    header[4], header[5] = 2, 1
-    struct.pack_into("<Q", header, 0x20, 64)
-    struct.pack_into("<HH", header, 0x36, 56, 1)
-    return bytes(header) + struct.pack("<I", 1) + bytes(52)
+from vmscope.guest.fakes import FAKE_ELF, fake_bzimage, fake_static_elf
 
 
 @pytest.fixture
@@ -29,7 +19,7 @@ def env(tmp_path, monkeypatch):
     kernel = tmp_path / "bzImage"
     kernel.write_bytes(fake_bzimage(gzip.compress(FAKE_ELF)))
     busybox = tmp_path / "busybox"
-    busybox.write_bytes(_static_elf())
+    busybox.write_bytes(fake_static_elf())
     return {"kernel": kernel, "busybox": busybox, "root": tmp_path / "cache" / "guest", "tmp": tmp_path}
 
 

@@ -52,3 +52,13 @@ def fake_bzimage(
     off = lead if payload_offset_field is None else payload_offset_field
     struct.pack_into("<II", setup, 0x248, off, len(stream))
     return bytes(setup) + bytes(lead) + stream + bytes(64)
+
+
+def fake_static_elf() -> bytes:
+    """A minimal ELF64 header with one PT_LOAD and no PT_INTERP: passes the static-busybox check."""
+    header = bytearray(64)
+    header[:4] = b"\x7fELF"
+    header[4], header[5] = 2, 1  # ELFCLASS64, little-endian
+    struct.pack_into("<Q", header, 0x20, 64)  # e_phoff
+    struct.pack_into("<HH", header, 0x36, 56, 1)  # e_phentsize, e_phnum
+    return bytes(header) + struct.pack("<I", 1) + bytes(52)
