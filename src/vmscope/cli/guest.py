@@ -71,12 +71,8 @@ def print_guest(guest: Guest, console: Console) -> None:
         table.add_column(col, overflow="fold")
     for name in ("kernel", "vmlinux", "initramfs", "init", "busybox"):
         row = info[name]
-        table.add_row(
-            name, _rel(row["path"], guest.directory), _human(row["bytes"]), (row["sha256"] or "-")[:16]
-        )
-    table.add_row(
-        "rootfs", _rel(info["rootfs"]["path"], guest.directory), _human(info["rootfs"]["bytes"]), ""
-    )
+        table.add_row(name, _rel(row["path"], guest.directory), _human(row["bytes"]), (row["sha256"] or "-")[:16])
+    table.add_row("rootfs", _rel(info["rootfs"]["path"], guest.directory), _human(info["rootfs"]["bytes"]), "")
     console.print(table)
     if guest.vmlinux is None:
         console.print(f"[yellow]vmlinux unavailable:[/] {guest.vmlinux_error}")
@@ -93,9 +89,7 @@ def build_cmd(
         Path | None,
         typer.Option("--kernel", help="Use this bzImage or ELF vmlinux instead of the Debian cloud kernel."),
     ] = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Rebuild even if an identical guest is cached.")
-    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even if an identical guest is cached.")] = False,
 ) -> None:
     """Build the shared guest (kernel, vmlinux, initramfs, rootfs) into vmscope's cache."""
     console = Console()
