@@ -162,12 +162,9 @@ def load_guest(verify: bool = True) -> Guest:
 
 def ensure_guest(progress: Progress | None = None) -> Guest:
     """The current guest, building it first if none exists yet (a corrupt one is still an error)."""
-    try:
-        return load_guest()
-    except UserError as exc:
-        if str(exc).startswith("no shared guest built yet"):
-            return build_guest(progress=progress)
-        raise
+    if not (guest_root() / "current").exists():
+        return build_guest(progress=progress)
+    return load_guest()
 
 
 # --- building
