@@ -100,8 +100,16 @@ class DLResult:
 
 
 def dersimonian_laird(effects: list[float], variances: list[float]) -> DLResult:
-    """Random-effects pooled mean (DerSimonian-Laird) of effects with known within-study variances."""
-    res = combine_effects(np.asarray(effects, float), np.asarray(variances, float), method_re="dl")
+    """Random-effects pooled mean (DerSimonian-Laird) of effects with known within-study variances.
+
+    statsmodels 0.15 reports the untruncated moment estimate of tau^2, which is negative when the
+    studies agree more than their variances predict, and then weights with it. DL truncates tau^2
+    at 0, where random effects equal fixed effects, so that case uses the fixed-effect result.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        res = combine_effects(np.asarray(effects, float), np.asarray(variances, float), method_re="dl")
+    if not res.tau2 > 0:
+        return DLResult(mean=float(res.mean_effect_fe), se=float(res.sd_eff_w_fe), tau2=0.0, i2=0.0)
     i2 = float(res.i2) if np.isfinite(res.i2) else 0.0
     return DLResult(mean=float(res.mean_effect_re), se=float(res.sd_eff_w_re), tau2=float(res.tau2), i2=max(i2, 0.0))
 

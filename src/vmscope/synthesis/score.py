@@ -10,8 +10,9 @@ information and are skipped.
 
 Ranking. For each workload profile (weights over the four metrics) the groups that lack a score
 for at most `max_missing` (default 1) weighted metrics are ranked with TOPSIS; a missing metric
-is scored 0.5 (neutral) and listed as imputed, groups missing more are listed as excluded. TOPSIS (pymcdm, min-max normalization, all criteria
-benefits). Stability: the weights are redrawn `draws` times from a Dirichlet centred on the
+is scored 0.5 (neutral) and listed as imputed, groups missing more are listed as excluded.
+TOPSIS is pymcdm's, with min-max normalization and every criterion a benefit.
+Stability: the weights are redrawn `draws` times from a Dirichlet centred on the
 profile (concentration `concentration` x weights); we report how often each group keeps its rank
 and how often the winner stays first. The random generator is seeded, so reports reproduce.
 """

@@ -1,0 +1,123 @@
+"""Claims on small fixtures, the synth command's JSON shape, and user claims files."""
+
+import json
+from pathlib import Path
+
+import pytest
+from test_synth_pool import record
+
+from vmscope.cli import main
+from vmscope.errors import UserError
+from vmscope.synthesis import synthesize
+from vmscope.synthesis.claims import Verdict, evaluate, parse_claims
+
+FIXTURES = Path(__file__).parent / "fixtures" / "evidence"
+
+
+@pytest.fixture
+def make_record():  # type: ignore[no-untyped-def]
+    return record
+
+
+def _claims(*claims: dict) -> list:
+    return parse_claims(json.dumps({"version": 1, "claims": list(claims)}), "test")
+
+
+THRESHOLD = {
+    "id": "fast",
+    "kind": "threshold",
+    "text": "microVMs start within 125 ms",
+    "subject": {"platform_class": ["microvm"]},
+    "families": ["vmm_start_to_guest_init"],
+    "op": "<=",
+    "value": 125,
+    "unit": "ms",
+}
+COMPARE = {
+    "id": "slower",
+    "kind": "compare",
+    "text": "traditional VMs boot slower than microVMs",
+    "a": {"platform_class": ["traditional_vm"]},
+    "b": {"platform_class": ["microvm"]},
+    "families": ["vmm_start_to_guest_init"],
+    "op": ">",
+}
+
+
+def test_threshold_supported_contradicted_mixed_insufficient(make_record) -> None:  # type: ignore[no-untyped-def]
+    fast = [make_record(id="a", source={"key": "s1"}, value=0.1, unit="s")]
+    slow = [make_record(id="b", source={"key": "s2"}, value=300)]
+    (r,) = evaluate(_claims(THRESHOLD), fast)
+    assert r.verdict is Verdict.supported and r.record_ids == ["a"]
+    (r,) = evaluate(_claims(THRESHOLD), slow)
+    assert r.verdict is Verdict.contradicted
+    (r,) = evaluate(_claims(THRESHOLD), fast + slow)
+    assert r.verdict is Verdict.mixed and r.record_ids == ["a", "b"]
+    (r,) = evaluate(_claims(THRESHOLD), [make_record(platform_class="container", measure="container_start")])
+    assert r.verdict is Verdict.insufficient and r.record_ids == []
+
+
+def test_bounds_vote_only_when_decisive(make_record) -> None:  # type: ignore[no-untyped-def]
+    below = make_record(id="u", statistic="upper_bound", value=100)
+    above = make_record(id="v", statistic="upper_bound", value=200, source={"key": "s9"})
+    (r,) = evaluate(_claims(THRESHOLD), [below, above])
+    assert r.verdict is Verdict.supported and r.record_ids == ["u"]
+
+
+def test_compare_within_study(make_record) -> None:  # type: ignore[no-untyped-def]
+    recs = [
+        make_record(id="q", platform="qemu-kvm", platform_class="traditional_vm", value=220),
+        make_record(id="f", value=160),
+        make_record(id="other", platform="qemu-kvm", platform_class="traditional_vm", value=50, source={"key": "x"}),
+    ]
+    (r,) = evaluate(_claims(COMPARE), recs)
+    # only study "t" measured both sides; study "x" alone cannot vote
+    assert r.verdict is Verdict.supported and r.record_ids == ["f", "q"]
+
+
+def test_bad_claims_file_is_a_clear_error() -> None:
+    with pytest.raises(UserError) as exc:
+        parse_claims((FIXTURES / "bad_claims.json").read_text(), "bad_claims.json")
+    text = str(exc.value)
+    assert "unknown families ['no_such_family']" in text
+    assert "unknown unit 'parsecs'" in text
+    assert main(["synth", "--claims", str(FIXTURES / "bad_claims.json")]) == 1
+
+
+def test_synthesize_accepts_extra_live_records(make_record) -> None:  # type: ignore[no-untyped-def]
+    live = make_record(
+        id="live-1",
+        kind="live",
+        run_id="r1",
+        accel="tcg",
+        platform="qemu-microvm",
+        measure="spawn_to_ready",
+        value=3500,
+        samples=[3400, 3500, 3600],
+    )
+    res = synthesize([], extra=[live], claims=[], draws=10)
+    (row,) = res.table
+    assert row.group == "microvm [tcg]" and row.family == "vmm_start_to_guest_init"
+    assert row.studies[0].se_log is not None
+
+
+def test_synth_json_shape(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["synth", "--json", "--profile", "serverless"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"table", "claims", "rankings"}
+    assert set(out["table"][0]) == {
+        "group",
+        "metric",
+        "family",
+        "estimate",
+        "low",
+        "high",
+        "unit",
+        "n_studies",
+        "n_records",
+    }
+    assert set(out["claims"][0]) == {"id", "text", "verdict", "record_ids"}
+    assert list(out["rankings"]) == ["serverless"]
+    ids = {c["id"] for c in out["claims"]}
+    assert {"microvm-start-under-125ms", "vm-fewer-host-syscalls-than-containers"} <= ids
+    assert main(["synth", "--profile", "nope"]) == 1
