@@ -69,18 +69,26 @@ def run_startup(platform: str = "all", trials: int = 10, warmup: int = 1, db: Pa
                          for f in failures]}
 
 
-def startup_table(doc: dict) -> Table:
-    t = Table(title=f"startup latency: spawn -> ready (run {doc['run_id']})")
-    for col in ("platform", "accel", "n", "median ms", "p95 ms", "95% CI of median", "min", "max", "phases (median ms)"):
-        t.add_column(col, justify="right" if col not in ("platform", "accel", "phases (median ms)") else "left")
-    for r in sorted(doc["results"], key=lambda r: r["median_ms"]):
-        ci = f"{r['ci_low_ms']:.1f} - {r['ci_high_ms']:.1f}" if r["ci_low_ms"] is not None else "n<3"
-        phases = ", ".join(f"{k} {v:.1f}" for k, v in r["phases_ms"].items()
-                           if k not in ("spawn_to_ready", "spawn_to_exit"))
+def startup_tables(doc: dict) -> list[Table]:
+    """The headline table (spawn -> ready) and the phase breakdown (medians)."""
+    rows = sorted(doc["results"], key=lambda r: r["median_ms"])
+    t = Table(title=f"startup latency, spawn -> ready, ms (run {doc['run_id']})")
+    for col in ("platform", "accel", "n", "median", "p95", "95% CI median", "min", "max"):
+        t.add_column(col, justify="left" if col in ("platform", "accel") else "right")
+    for r in rows:
+        ci = f"{r['ci_low_ms']:.1f}-{r['ci_high_ms']:.1f}" if r["ci_low_ms"] is not None else "n<3"
         median = f"{r['median_ms']:.2f}" + (" [yellow]noisy[/]" if r["warnings"] else "")
         t.add_row(r["platform"], r["accel"] or "-", str(r["n"]), median, f"{r['p95_ms']:.2f}", ci,
-                  f"{r['min_ms']:.2f}", f"{r['max_ms']:.2f}", phases)
-    return t
+                  f"{r['min_ms']:.2f}", f"{r['max_ms']:.2f}")
+    names = [n for n in ("vmm_firmware", "kernel", "runtime_setup", "init_to_ready", "ready_to_exit")
+             if any(n in r["phases_ms"] for r in rows)]
+    p = Table(title="phases, median ms")
+    p.add_column("platform")
+    for n in names:
+        p.add_column(n, justify="right")
+    for r in rows:
+        p.add_row(r["platform"], *[f"{r['phases_ms'][n]:.1f}" if n in r["phases_ms"] else "-" for n in names])
+    return [t, p]
 
 
 @bench_app.command("startup")
@@ -102,7 +110,8 @@ def startup_cmd(
     if json_out:
         print_json(doc)
     else:
-        out.print(startup_table(doc))
+        for table in startup_tables(doc):
+            out.print(table)
         for r in doc["results"]:
             for w in r["warnings"]:
                 err.print(f"[yellow]warning[/] {r['platform']}: {w}")

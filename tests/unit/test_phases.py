@@ -1,0 +1,33 @@
+from vmscope.measure.phases import kernel_points, phases_ms
+from vmscope.platforms.console import Console
+
+MS = 1_000_000
+
+
+def test_kernel_start_is_the_earliest_consistent_estimate():
+    c = Console()
+    # the line stamped 0.100 s arrives at host 1000 ms -> kernel start at 900 ms;
+    # a later line that arrived late (buffered) must not move the estimate later
+    c._feed(b"[    0.100000] Linux version 6.1.0\n", 1000 * MS)
+    c._feed(b"[    0.200000] something slow\n", 1300 * MS)
+    c._feed(b"[    0.500000] Run /init as init process\n", 1450 * MS)
+    c._feed(b"VMSCOPE-INIT uptime_s=0.55\n", 1460 * MS)
+    pts = kernel_points(c)
+    assert pts["kernel_start"] == 900 * MS
+    assert pts["init_start"] == 1400 * MS
+
+
+def test_no_printk_lines_means_no_kernel_points():
+    c = Console()
+    c._feed(b"VMSCOPE-INIT uptime_s=1\n", 5)
+    assert kernel_points(c) == {}
+
+
+def test_vm_and_container_phase_names():
+    vm = phases_ms({"spawn": 0, "first_output": 100 * MS, "kernel_start": 300 * MS, "init_start": 900 * MS,
+                    "ready": 1000 * MS, "exit": 1100 * MS})
+    assert vm["vmm_firmware"] == 300 and vm["kernel"] == 600 and vm["init_to_ready"] == 100
+    assert vm["spawn_to_ready"] == 1000 and vm["ready_to_exit"] == 100
+    ct = phases_ms({"spawn": 0, "first_output": 5 * MS, "init_start": 5 * MS, "ready": 7 * MS})
+    assert ct["runtime_setup"] == 5 and ct["init_to_ready"] == 2 and "kernel" not in ct
+    assert "ready_to_exit" not in ct
