@@ -43,25 +43,24 @@ def _num(value: float, unit: str) -> str:
 
 def render(result: SynthesisResult, console: Console) -> None:
     sens = {(r.group, r.family): r for r in result.sensitivity}
-    table = Table(title=f"Pooled evidence by {result.by.value} ({result.n_records} records)")
-    for col in ("metric", "family", "group", "estimate", "interval", "studies", "records", "method", "peer-rev. only"):
-        table.add_column(col, overflow="fold")
-    last_metric = None
-    for r in result.table:
-        s = sens.get((r.group, r.family))
-        table.add_row(
-            r.metric.value if r.metric != last_metric else "",
-            r.family,
-            r.group,
-            _num(r.estimate, r.unit),
-            f"{_num(r.low, r.unit)} .. {_num(r.high, r.unit)}",
-            str(r.n_studies),
-            str(r.n_records),
-            r.method.value + (f" I²={100 * r.i2:.0f}%" if r.i2 is not None else ""),
-            _num(s.estimate, s.unit) if s else "-",
-        )
-        last_metric = r.metric
-    console.print(table)
+    console.print(f"[bold]Pooled evidence by {result.by.value}[/] ({result.n_records} records)", highlight=False)
+    for metric in dict.fromkeys(r.metric for r in result.table):
+        table = Table(title=metric.value, title_justify="left")
+        for col in ("family", "group", "estimate", "interval", "studies/recs", "peer-rev."):
+            table.add_column(col)
+        for r in (r for r in result.table if r.metric == metric):
+            s = sens.get((r.group, r.family))
+            mark = " *" if r.method.value == "random_effects_dl" else ""
+            table.add_row(
+                r.family,
+                r.group,
+                _num(r.estimate, r.unit) + mark,
+                f"{_num(r.low, r.unit)}..{_num(r.high, r.unit)}",
+                f"{r.n_studies}/{r.n_records}",
+                _num(s.estimate, s.unit) if s else "-",
+            )
+        console.print(table)
+    console.print("[dim]* random-effects (DL) 95% interval; otherwise median and range across studies[/]")
     claims = Table(title="Claims")
     for col in ("claim", "verdict", "votes +/-", "records"):
         claims.add_column(col, overflow="fold")
