@@ -56,6 +56,8 @@ class GuestTimeout(LaunchError):
 
 _live: weakref.WeakSet[Instance] = weakref.WeakSet()
 _live_lock = threading.Lock()
+# chdir is process-wide: concurrent spawns from several threads (bench scale) must not interleave it
+_spawn_cwd_lock = threading.Lock()
 
 
 def stop_all() -> None:
@@ -110,15 +112,18 @@ class Instance:
         ]
         env = dict(os.environ if env is None else env)
         old_cwd = None
-        if cwd is not None:
-            old_cwd = os.getcwd()
-            os.chdir(cwd)
         try:
-            self.spawn_ns = time.monotonic_ns()
-            self.pid = os.posix_spawn(exe, argv, env, file_actions=actions, setsid=True)
+            with _spawn_cwd_lock:
+                if cwd is not None:
+                    old_cwd = os.getcwd()
+                    os.chdir(cwd)
+                try:
+                    self.spawn_ns = time.monotonic_ns()
+                    self.pid = os.posix_spawn(exe, argv, env, file_actions=actions, setsid=True)
+                finally:
+                    if old_cwd is not None:
+                        os.chdir(old_cwd)
         finally:
-            if old_cwd is not None:
-                os.chdir(old_cwd)
             os.close(r_in)
             os.close(w_out)
         self.argv = argv
