@@ -9,7 +9,7 @@ Cache layout (under paths.cache_dir()):
     guest/<content-hash>/rootfs/         the same tree as a directory
     guest/current                        the content hash of the guest in use
 
-The content hash covers the kernel bytes, the init script, the busybox bytes and BUILDER_VERSION, so a
+The content hash covers the kernel bytes, the init script, the busybox bytes, the probe and BUILDER_VERSION, so a
 change of any of them builds a new directory. A build happens in guest/.tmp-* and is renamed into place.
 """
 
@@ -29,11 +29,13 @@ from pathlib import Path
 from vmscope import paths
 from vmscope.errors import UserError
 from vmscope.guest import initramfs, kernel, vmlinux
+from vmscope.guest import probe as probe_mod
 from vmscope.guest.protocol import init_argv, kernel_cmdline, process_command  # noqa: F401 (re-exported)
 
 # Bump when the layout or content of a built guest changes; it is part of the content hash.
 # 1: first version (uncompressed newc initramfs, all busybox applets as /bin symlinks).
-BUILDER_VERSION = 1
+# 2: /bin/vmscope-probe (the isolation probe, guest/probe.py) in the initramfs and rootfs.
+BUILDER_VERSION = 2
 MANIFEST_VERSION = 1
 INIT_SCRIPT = Path(__file__).parent / "files" / "init"
 INITRAMFS_COMPRESSION = "none"
@@ -77,9 +79,9 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def content_hash(kernel_bytes: bytes, init_script: bytes, busybox: bytes) -> str:
+def content_hash(kernel_bytes: bytes, init_script: bytes, busybox: bytes, probe: bytes = b"") -> str:
     h = hashlib.sha256(f"vmscope-guest-builder-{BUILDER_VERSION}\n".encode())
-    for part in (kernel_bytes, init_script, busybox):
+    for part in (kernel_bytes, init_script, busybox, *((probe,) if probe else ())):
         h.update(len(part).to_bytes(8, "little"))
         h.update(part)
     return h.hexdigest()[:32]
@@ -212,7 +214,11 @@ def build_guest(
         else:
             kfile = _copy_user(kernel, tmp)
         kernel_bytes = kfile.path.read_bytes()
-        digest = content_hash(kernel_bytes, init_script, busybox_bytes)
+        say("building the isolation probe")
+        probe = probe_mod.build_probe(tmp)
+        if probe.kind != "c":
+            say(f"isolation probe: shell fallback without the syscall sweep ({probe.note})")
+        digest = content_hash(kernel_bytes, init_script, busybox_bytes, probe.data)
         final = root / digest
         if final.is_dir() and not force:
             try:
@@ -224,7 +230,7 @@ def build_guest(
                 _set_current(root, digest)
                 return guest
 
-        manifest = _assemble(tmp, kfile, kernel_bytes, init_script, busybox_bytes, applets, digest, say)
+        manifest = _assemble(tmp, kfile, kernel_bytes, init_script, busybox_bytes, applets, digest, say, probe)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         _move_into_place(tmp, final)
         _set_current(root, digest)
@@ -251,6 +257,7 @@ def _assemble(
     applets: list[str],
     digest: str,
     say: Progress,
+    probe: probe_mod.BuiltProbe | None = None,
 ) -> dict:
     files = {"kernel": kfile.path.name}
     vmlinux_error = vmlinux_format = None
@@ -269,6 +276,9 @@ def _assemble(
 
     say("writing the initramfs and rootfs")
     entries = initramfs.guest_entries(init_script, busybox, applets)
+    if probe is not None:
+        entries.append(initramfs.Entry(probe_mod.GUEST_PATH, "file", 0o755, probe.data))
+        files["probe"] = f"rootfs/{probe_mod.GUEST_PATH}"
     initramfs.build_initramfs_and_rootfs(entries, tmp / "initramfs.cpio", tmp / "rootfs")
     (tmp / "init").write_bytes(init_script)
     (tmp / "init").chmod(0o755)
@@ -291,6 +301,8 @@ def _assemble(
         "vmlinux_format": vmlinux_format,
         "vmlinux_error": vmlinux_error,
         "initramfs_compression": INITRAMFS_COMPRESSION,
+        "probe_kind": probe.kind if probe is not None else None,
+        "probe_note": probe.note if probe is not None else None,
         "files": files,
         "rootfs": "rootfs",
         "hashes": hashes,

@@ -1,0 +1,157 @@
+"""The isolation probe put into the guest as /bin/vmscope-probe: a static C program, or a shell fallback.
+
+`vmscope guest build` compiles files/probe.c with `gcc -static -O2` (compiler from $VMSCOPE_PROBE_CC,
+else gcc or cc on PATH; VMSCOPE_PROBE_CC=none forces the fallback). Without a working compiler the guest
+gets files/probe.sh instead: the same ident/view lines, no syscall sweep (it needs a syscall table and
+syscall(2)), and its lines say "probe":"sh".
+
+The syscall table is the kernel's x86_64 numbering, read at build time from the build host's
+<asm/unistd_64.h>; numbers added by kernels newer than those headers are listed in NEWER_SYSCALLS.
+The sweep covers 0 .. sweep_end-1; x32 numbers (512+) are not swept.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+FILES = Path(__file__).parent / "files"
+PROBE_C = FILES / "probe.c"
+PROBE_SH = FILES / "probe.sh"
+UNISTD_64 = (Path("/usr/include/x86_64-linux-gnu/asm/unistd_64.h"), Path("/usr/include/asm/unistd_64.h"))
+COMPILE_TIMEOUT_S = 120
+GUEST_PATH = "bin/vmscope-probe"  # where the init looks for it (files/init)
+
+# Numbers assigned after Linux 6.1 (Debian 12's headers), from the kernel's arch/x86/entry/syscalls/syscall_64.tbl.
+NEWER_SYSCALLS = {
+    451: "cachestat", 452: "fchmodat2", 453: "map_shadow_stack", 454: "futex_wake", 455: "futex_wait",
+    456: "futex_requeue", 457: "statmount", 458: "listmount", 459: "lsm_get_self_attr", 460: "lsm_set_self_attr",
+    461: "lsm_list_modules", 462: "mseal", 463: "setxattrat", 464: "getxattrat", 465: "listxattrat",
+    466: "removexattrat", 467: "open_tree_attr", 468: "file_getattr", 469: "file_setattr",
+}
+# The sweep always reaches at least this far, so a probe built on an older host still tries the newer calls.
+MIN_SWEEP_END = 470
+
+# Never called by the sweep. x86_64 numbers are a stable ABI, so they are fixed here with the reason.
+EXCLUDED: dict[int, tuple[str, str]] = {
+    15: ("rt_sigreturn", "restores a signal frame that does not exist: the caller dies of SIGSEGV, which says nothing"),
+    34: ("pause", "blocks until a signal arrives: only the timeout would end it"),
+    56: ("clone", "creates a process or thread"),
+    57: ("fork", "creates a process"),
+    58: ("vfork", "creates a process and suspends the caller"),
+    60: ("exit", "ends the caller: its status would be taken for an errno"),
+    62: ("kill", "signals other processes (pid -1 means every process the caller may signal)"),
+    129: ("rt_sigqueueinfo", "signals another process"),
+    130: ("rt_sigsuspend", "blocks until a signal arrives"),
+    153: ("vhangup", "hangs up the controlling terminal (on the process platform: the host's)"),
+    162: ("sync", "flushes every filesystem of the (host) kernel: slow, and a side effect on the host"),
+    169: ("reboot", "destructive by purpose"),
+    200: ("tkill", "signals another thread"),
+    231: ("exit_group", "ends the caller: its status would be taken for an errno"),
+    234: ("tgkill", "signals another thread"),
+    246: ("kexec_load", "loads a new kernel: destructive by purpose"),
+    297: ("rt_tgsigqueueinfo", "signals another thread"),
+    320: ("kexec_file_load", "loads a new kernel: destructive by purpose"),
+    424: ("pidfd_send_signal", "signals another process"),
+    435: ("clone3", "creates a process or thread"),
+}
+
+_DEFINE = re.compile(r"^#define\s+__NR_(\w+)\s+(\d+)\s*$")
+
+
+@dataclass(frozen=True)
+class SyscallTable:
+    names: dict[int, str]  # number -> name
+    sweep_end: int  # the sweep calls 0 .. sweep_end - 1
+    source: str  # the header read, or "fallback"
+
+    def name(self, nr: int) -> str:
+        return self.names.get(nr, f"nr{nr}")
+
+
+def parse_unistd(text: str) -> dict[int, str]:
+    """`#define __NR_read 0` lines -> {0: "read", ...}."""
+    out: dict[int, str] = {}
+    for line in text.splitlines():
+        m = _DEFINE.match(line.strip())
+        if m:
+            out[int(m.group(2))] = m.group(1)
+    return out
+
+
+@cache
+def syscall_table() -> SyscallTable:
+    """The x86_64 table from this host's headers; without headers only the names known here (documented range)."""
+    for path in UNISTD_64:
+        try:
+            names = parse_unistd(path.read_text())
+        except OSError:
+            continue
+        if names:
+            for nr, name in NEWER_SYSCALLS.items():
+                names.setdefault(nr, name)
+            return SyscallTable(names, max(max(names) + 1, MIN_SWEEP_END), str(path))
+    names = {nr: name for nr, (name, _) in EXCLUDED.items()} | dict(NEWER_SYSCALLS)
+    return SyscallTable(names, MIN_SWEEP_END, "fallback")
+
+
+def table_header(table: SyscallTable) -> str:
+    """probe_table.h for probe.c."""
+    excluded = ", ".join(str(n) for n in sorted(EXCLUDED))
+    source = table.source.replace("\\", "/").replace('"', "'")
+    return (
+        "/* generated by vmscope.guest.probe: do not edit */\n"
+        f"#define VMSCOPE_SWEEP_END {table.sweep_end}\n"
+        f'#define VMSCOPE_TABLE_SOURCE "{source}"\n'
+        f"static const long VMSCOPE_EXCLUDED[] = {{{excluded}}};\n"
+    )
+
+
+def find_compiler() -> str | None:
+    env = os.environ.get("VMSCOPE_PROBE_CC")
+    if env is not None:
+        return None if env.strip().lower() in ("", "none") else env
+    return shutil.which("gcc") or shutil.which("cc")
+
+
+@dataclass(frozen=True)
+class BuiltProbe:
+    data: bytes  # the file installed as /bin/vmscope-probe
+    kind: str  # "c" (static binary with the sweep) or "sh" (fallback script, no sweep)
+    note: str  # why the fallback was used, or the compiler
+
+
+def build_probe(workdir: Path) -> BuiltProbe:
+    """Compile the probe in `workdir`; the fallback script when there is no compiler or it fails."""
+    cc = find_compiler()
+    if cc is None:
+        return BuiltProbe(PROBE_SH.read_bytes(), "sh", "no C compiler found (gcc/cc; VMSCOPE_PROBE_CC)")
+    header = table_header(syscall_table())
+    src = Path(tempfile.mkdtemp(prefix="probe-", dir=workdir))
+    try:
+        shutil.copy(PROBE_C, src / "probe.c")
+        (src / "probe_table.h").write_text(header)
+        out = src / "vmscope-probe"
+        argv = [cc, "-static", "-O2", "-Wall", "-o", str(out), str(src / "probe.c")]
+        try:
+            proc = subprocess.run(argv, cwd=src, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S,
+                                  check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return BuiltProbe(PROBE_SH.read_bytes(), "sh", f"{cc} failed to run: {exc}")
+        if proc.returncode != 0 or not out.is_file():
+            tail = " ".join((proc.stderr or "").strip().splitlines()[-2:])
+            return BuiltProbe(PROBE_SH.read_bytes(), "sh", f"{cc} -static failed: {tail}")
+        return BuiltProbe(out.read_bytes(), "c", cc)
+    finally:
+        shutil.rmtree(src, ignore_errors=True)
+
+
+def probe_kind(data: bytes) -> str:
+    """"c" for the compiled probe (an ELF), "sh" for the fallback script."""
+    return "c" if data[:4] == b"\x7fELF" else "sh"
