@@ -10,8 +10,34 @@ from pathlib import Path
 
 import psutil
 import pytest
+from helpers import require_root, require_tool  # noqa: F401  (re-exported for tests)
+
+# Every temp dir vmscope makes during the tests lands in a directory of this test session only,
+# so the leak check is not confused by other programs (or other test runs) on the machine.
+_SESSION_TMP = Path(tempfile.gettempdir()) / f"vmscope-tests-{os.getpid()}"
+_SESSION_TMP.mkdir(exist_ok=True)
+os.environ["TMPDIR"] = str(_SESSION_TMP)
+tempfile.tempdir = str(_SESSION_TMP)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_SESSION_TMP, ignore_errors=True)
+
 
 LEAK_PATTERNS = ("qemu-system", "runsc", "runc", "crun", "bwrap", "firecracker", "cloud-hypervisor")
+
+
+def _ours(p: psutil.Process) -> bool:
+    """Launched by this test process: still our descendant, or orphaned (re-parented to init).
+
+    Processes other programs on the machine started (another test run, a shell) are not ours.
+    """
+    try:
+        if p.ppid() == 1:
+            return True
+        return any(a.pid == os.getpid() for a in p.parents())
+    except psutil.Error:
+        return False
 
 
 def _instance_processes() -> set[int]:
@@ -20,7 +46,7 @@ def _instance_processes() -> set[int]:
     for p in psutil.process_iter(["pid", "cmdline"]):
         cmd = " ".join(p.info["cmdline"] or [])
         if any(pat in cmd for pat in LEAK_PATTERNS) or ("/init --env" in cmd) or ("vmscope/guest" in cmd):
-            if p.info["pid"] != os.getpid():
+            if p.info["pid"] != os.getpid() and _ours(p):
                 found.add(p.info["pid"])
     return found
 
@@ -40,6 +66,13 @@ def _vmscope_cgroups() -> set[str]:
     return out
 
 
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
 def snapshot() -> dict[str, set]:
     return {"processes": _instance_processes(), "tmpdirs": _vmscope_tmpdirs(), "cgroups": _vmscope_cgroups()}
 
@@ -50,8 +83,7 @@ def leaks_since(before: dict[str, set], settle_s: float = 5.0) -> dict[str, set]
     while True:
         now = snapshot()
         new = {k: now[k] - before[k] for k in now}
-        new["processes"] = {p for p in new["processes"] if psutil.pid_exists(p)
-                            and psutil.Process(p).status() != psutil.STATUS_ZOMBIE}
+        new["processes"] = {p for p in new["processes"] if _alive(p)}
         if not any(new.values()) or time.monotonic() > deadline:
             return {k: v for k, v in new.items() if v}
         time.sleep(0.2)
@@ -78,12 +110,3 @@ def no_leaks():
 def tmp_db(tmp_path) -> Path:
     return tmp_path / "results.sqlite"
 
-
-def require_root() -> None:
-    if os.geteuid() != 0:
-        pytest.skip("needs root (containers and /dev/kvm)")
-
-
-def require_tool(name: str, package: str) -> None:
-    if shutil.which(name) is None:
-        pytest.skip(f"{name} not installed (apt-get install {package})")

@@ -20,7 +20,8 @@ def make_run(run_id="r1", n=3, dup_record=False) -> Run:
               host=HOST, guest=GUEST, params={"trials": n})
     samples = [10.0 + i for i in range(n)]
     run.results.append({"platform": "runc", "accel": None, "median_ms": 11.0, "samples_ms": samples})
-    run.samples += [Sample("runc", None, i, "spawn_to_ready", v, "ms", {"phases_ms": {}}) for i, v in enumerate(samples)]
+    run.samples += [Sample("runc", None, i, "spawn_to_ready", v, "ms", {"phases_ms": {}})
+                    for i, v in enumerate(samples)]
     rec = live_record(run_id=run_id, index=0, platform="runc", metric=Metric.startup_latency,
                       measure="spawn_to_ready", value=11.0, unit="ms", statistic=Statistic.median,
                       host=HOST, guest=GUEST, n=n, samples=samples)

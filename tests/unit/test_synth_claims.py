@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
-from test_synth_pool import record
+from helpers import record
 
 from vmscope.cli import main
 from vmscope.errors import UserError

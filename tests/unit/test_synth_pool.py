@@ -5,31 +5,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from helpers import record
 from hypothesis import given
 from hypothesis import strategies as st
 
 from vmscope.model import PlatformClass, Record
 from vmscope.synthesis.families import taxonomy
 from vmscope.synthesis.pool import PoolMethod, dersimonian_laird
-
-
-def record(**over: Any) -> Record:
-    base: dict[str, Any] = {
-        "id": "t-1",
-        "source": {"key": "t", "authors": "A", "title": "T", "venue": "V", "year": 2020, "url": "https://x"},
-        "platform": "firecracker",
-        "platform_class": "microvm",
-        "metric": "startup_latency",
-        "measure": "vmm_exec_to_guest_init",
-        "value": 100.0,
-        "unit": "ms",
-        "statistic": "median",
-        "kind": "peer_reviewed",
-    }
-    source = dict(base["source"], **over.pop("source", {}))
-    base.update(over)
-    base["source"] = source
-    return Record.model_validate(base)
 
 
 @pytest.fixture

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
+import threading
 
 from rich.console import Console
 
@@ -33,16 +35,33 @@ for _name in _COMMAND_MODULES:
             raise
 
 
+class Terminated(BaseException):
+    """SIGTERM: unwind like Ctrl-C so every launched instance is stopped on the way out."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     err = Console(stderr=True)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        app(args=argv, standalone_mode=False)
+        rv = app(args=argv, standalone_mode=False)
+        if rv == 130:  # typer turns Ctrl-C into this return value when not standalone
+            raise KeyboardInterrupt
+        if isinstance(rv, int) and rv:
+            return rv
     except UserError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
         return exc.exit_code
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]: everything launched was stopped; results already stored are kept.")
         return 130
+    except Terminated:
+        err.print("[yellow]terminated[/]: everything launched was stopped; results already stored are kept.")
+        return 143
     except SystemExit as exc:  # typer/click exit paths (e.g. --help)
         return int(exc.code or 0)
     except Exception as exc:  # usage errors (typer's click layer) carry their own exit code

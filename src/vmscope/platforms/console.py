@@ -15,13 +15,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-# Marker lines printed by the shared guest's init (see guest/files/init).
-MARK_INIT = "VMSCOPE-INIT"
-MARK_MEM = "VMSCOPE-MEM"
-MARK_READY = "VMSCOPE-READY"
-MARK_PROBE = "VMSCOPE-PROBE"
-MARK_BYE = "VMSCOPE-BYE"
-STOP_LINE = b"VMSCOPE-STOP\n"
+from vmscope.guest import protocol
+
+# Marker lines printed by the shared guest's init (the protocol is defined in guest/protocol.py).
+MARK_INIT = protocol.INIT_PREFIX
+MARK_MEM = protocol.MEM_PREFIX
+MARK_READY = protocol.READY_PREFIX
+MARK_PROBE = protocol.PROBE_PREFIX
+MARK_BYE = protocol.BYE_LINE
+STOP_LINE = (protocol.STOP_LINE + "\n").encode()
 
 _MARK_RE = re.compile(rb"(VMSCOPE-[A-Z]+)(.*)")
 _MAX_LOG_BYTES = 8 * 1024 * 1024

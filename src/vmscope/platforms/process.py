@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
+from vmscope.guest.protocol import init_argv
 from vmscope.model import PlatformClass
 from vmscope.platforms.base import Availability, Driver, Instance, Resources
 
 
 def init_args(env: str, resources: Resources) -> list[str]:
-    """Arguments the shared init takes outside a VM (see guest/files/init)."""
-    args = ["--env", env, "--mode", resources.mode]
-    if resources.probe:
-        args.append("--probe")
-    return args
+    """Arguments the shared init takes outside a VM (see guest/protocol.py)."""
+    return init_argv(env, resources.mode, resources.probe)[1:]
 
 
 class ProcessDriver(Driver):
