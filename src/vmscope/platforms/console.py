@@ -134,10 +134,11 @@ class _Hub:
         self._thread = threading.Thread(target=self._run, name="vmscope-console-hub", daemon=True)
         self._thread.start()
 
-    def add(self, fd: int, on_ready: Callable[[int], None]) -> None:
-        """Call on_ready(now_ns) from the hub thread whenever fd is readable."""
+    def add(self, *watches: tuple[int, Callable[[int], bool]]) -> None:
+        """For each (fd, on_ready): call on_ready(now_ns) from the hub thread whenever fd is readable
+        (it returns True when done with the fd). One wake-up registers them all."""
         with self._lock:
-            self._pending.append((fd, on_ready))
+            self._pending.extend(watches)
         os.write(self._wake_w, b"x")
 
     def _run(self) -> None:
@@ -209,6 +210,4 @@ def attach(console: Console, stdout_fd: int, pid: int) -> None:
         console._exited(now, os.waitstatus_to_exitcode(status) if status else 0)
         return True
 
-    h = hub()
-    h.add(stdout_fd, on_output)
-    h.add(pidfd, on_exit)
+    hub().add((stdout_fd, on_output), (pidfd, on_exit))
