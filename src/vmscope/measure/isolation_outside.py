@@ -1,0 +1,242 @@
+"""Isolation, outside view: the host processes of a held instance, as the host sees them.
+
+For each PID of the instance (VMM/runtime and helpers): seccomp mode and filter count, CapEff, uids,
+NoNewPrivs, and which namespaces differ from the host's (those of this vmscope process, which runs in
+the host's namespaces). For QEMU: the emulated device count from QMP (`info qtree`). Optionally the
+distinct host syscalls the VMM/runtime made (strace -f -c attached from launch to ready).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+NAMESPACES = ("cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts")
+ALL_CAPS = 41  # capabilities in Linux 6.x (CAP_CHECKPOINT_RESTORE = 40 is the last)
+QMP_TIMEOUT_S = 5.0
+STRACE_STOP_TIMEOUT_S = 5.0
+
+
+@dataclass
+class ProcessView:
+    pid: int
+    name: str
+    uid: int | None
+    cap_count: int | None
+    seccomp_mode: int | None
+    seccomp_filters: int | None
+    no_new_privs: bool | None
+    namespaces_unshared: list[str]  # namespaces that differ from the host's
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _status(text: str) -> dict[str, str]:
+    out = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            out[key.strip()] = value.strip()
+    return out
+
+
+def _int(v: str | None) -> int | None:
+    try:
+        return int(v) if v is not None else None
+    except ValueError:
+        return None
+
+
+def _ns_ids(proc: Path) -> dict[str, str]:
+    ids = {}
+    for ns in NAMESPACES:
+        with contextlib.suppress(OSError):
+            ids[ns] = os.readlink(proc / "ns" / ns)
+    return ids
+
+
+def process_view(pid: int, host_ns: dict[str, str] | None = None,
+                 proc_root: Path = Path("/proc")) -> ProcessView | None:
+    """None when the process is gone."""
+    proc = proc_root / str(pid)
+    try:
+        st = _status((proc / "status").read_text())
+    except OSError:
+        return None
+    host_ns = host_ns if host_ns is not None else _ns_ids(proc_root / "self")
+    mine = _ns_ids(proc)
+    cap = st.get("CapEff")
+    nnp = _int(st.get("NoNewPrivs"))
+    return ProcessView(
+        pid=pid,
+        name=st.get("Name", "?"),
+        uid=_int((st.get("Uid") or "").split()[1]) if len((st.get("Uid") or "").split()) > 1 else None,
+        cap_count=bin(int(cap, 16)).count("1") if cap else None,
+        seccomp_mode=_int(st.get("Seccomp")),
+        seccomp_filters=_int(st.get("Seccomp_filters")),
+        no_new_privs=None if nnp is None else bool(nnp),
+        namespaces_unshared=sorted(ns for ns, ident in mine.items() if host_ns.get(ns) not in (None, ident)),
+    )
+
+
+@dataclass
+class OutsideView:
+    processes: list[ProcessView] = field(default_factory=list)
+    emulated_devices: int | None = None
+    emulated_devices_note: str = ""
+    trace_syscalls: int | None = None
+    trace_note: str = ""
+
+    def confinement(self) -> float | None:
+        """0-1: mean over the instance's host processes of (seccomp filtered, namespaces unshared, not uid 0,
+        capabilities dropped) — how confined the host-side code the workload drives is."""
+        if not self.processes:
+            return None
+        scores = []
+        for p in self.processes:
+            parts = [
+                1.0 if p.seccomp_mode == 2 else 0.0,
+                len(p.namespaces_unshared) / len(NAMESPACES),
+                0.0 if p.uid == 0 else 1.0,
+                1.0 - min(p.cap_count or 0, ALL_CAPS) / ALL_CAPS,
+            ]
+            scores.append(sum(parts) / len(parts))
+        return round(sum(scores) / len(scores), 4)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "processes": [p.as_dict() for p in self.processes],
+            "seccomp_filtered_processes": sum(1 for p in self.processes if p.seccomp_mode == 2),
+            "root_processes": sum(1 for p in self.processes if p.uid == 0),
+            "confinement": self.confinement(),
+            "emulated_devices": self.emulated_devices,
+            "emulated_devices_note": self.emulated_devices_note,
+            "trace_distinct_syscalls": self.trace_syscalls,
+            "trace_note": self.trace_note,
+        }
+
+
+def outside_view(pids: list[int]) -> OutsideView:
+    host_ns = _ns_ids(Path("/proc/self"))
+    views = [v for v in (process_view(p, host_ns) for p in pids) if v is not None]
+    return OutsideView(processes=views)
+
+
+# --- QEMU: emulated devices over QMP
+
+
+def count_qtree_devices(qtree: str) -> int:
+    """Devices in `info qtree` output: one `dev: <type>, id ...` line per device, on every bus."""
+    return sum(1 for line in qtree.splitlines() if re.match(r"^\s*dev:\s", line))
+
+
+def _qmp_raw(sock_path: str, command: dict[str, Any], timeout_s: float = QMP_TIMEOUT_S) -> dict[str, Any]:
+    """One QMP command on a fresh connection (greeting, qmp_capabilities, command); events are skipped."""
+    deadline = time.monotonic() + timeout_s
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout_s)
+        s.connect(sock_path)
+        f = s.makefile("rwb")
+
+        def reply() -> dict[str, Any]:
+            while time.monotonic() < deadline:
+                line = f.readline()
+                if not line:
+                    raise OSError("QMP connection closed")
+                msg = json.loads(line)
+                if "return" in msg or "error" in msg or "QMP" in msg:
+                    return msg
+            raise TimeoutError("QMP reply timed out")
+
+        reply()  # greeting
+        for cmd in ({"execute": "qmp_capabilities"}, command):
+            f.write(json.dumps(cmd).encode() + b"\n")
+            f.flush()
+            msg = reply()
+            if "error" in msg:
+                raise OSError(f"QMP error: {msg['error']}")
+        return msg
+
+
+def emulated_device_count(instance: object) -> tuple[int | None, str]:
+    """The instance's emulated devices, through the QEMU driver's QMP client if it has one."""
+    hmp = {"execute": "human-monitor-command", "arguments": {"command-line": "info qtree"}}
+    client = getattr(instance, "qmp", None)
+    try:
+        if client is not None:
+            for meth in ("command", "execute", "cmd"):
+                fn = getattr(client, meth, None)
+                if callable(fn):
+                    res = fn("human-monitor-command", **{"command-line": "info qtree"})
+                    text = res.get("return", res) if isinstance(res, dict) else res
+                    return count_qtree_devices(str(text)), "QMP info qtree (driver's client)"
+        sock = getattr(instance, "qmp_socket", None) or getattr(instance, "qmp_path", None)
+        if sock:
+            res = _qmp_raw(str(sock), hmp)
+            return count_qtree_devices(str(res.get("return", ""))), "QMP info qtree"
+    except (OSError, ValueError, TimeoutError, TypeError) as exc:
+        return None, f"QMP query failed: {exc}"
+    return None, "the instance exposes no QMP socket"
+
+
+# --- optional: distinct host syscalls during boot
+
+
+class Tracer:
+    """`strace -f -c` attached to the instance's processes right after launch, stopped at ready."""
+
+    def __init__(self, pids: list[int], out: Path):
+        self.out = out
+        self.proc: subprocess.Popen | None = None
+        self.note = ""
+        exe = shutil.which("strace")
+        if exe is None:
+            self.note = "strace not installed (apt-get install strace)"
+            return
+        argv = [exe, "-f", "-c", "-U", "name,calls", "-o", str(out)]
+        for p in pids:
+            argv += ["-p", str(p)]
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, start_new_session=True)
+        self.note = "strace -f -c attached just after launch, stopped at ready (the VMM's first steps are missed)"
+
+    def stop(self) -> int | None:
+        if self.proc is None:
+            return None
+        try:
+            self.proc.send_signal(signal.SIGINT)
+            self.proc.wait(timeout=STRACE_STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=STRACE_STOP_TIMEOUT_S)
+            self.note += "; strace did not stop in time (killed)"
+        try:
+            return parse_strace_summary(self.out.read_text())
+        except OSError:
+            err = (self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else "").strip()
+            self.note += f"; no strace summary ({err[-200:] or 'no output'})"
+            return None
+        finally:
+            if self.proc.stderr:
+                self.proc.stderr.close()
+
+
+def parse_strace_summary(text: str) -> int:
+    """Distinct syscalls in an `strace -c -U name,calls` table."""
+    names = set()
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("total", "syscall"):
+            names.add(parts[0])
+    return len(names)
