@@ -10,6 +10,11 @@ from vmscope.platforms.console import MARK_INIT, Console
 _PRINTK = re.compile(r"\[\s*(\d+\.\d+)\]\s?(.*)$")
 # The kernel prints this right before it executes the initramfs's init.
 _RUN_INIT = re.compile(r"Run (\S+) as init process")
+# A "Run /init" line whose stamp implies a kernel start this much later than the best estimate
+# means the guest clock fell behind the host's (TCG: timer ticks delayed, TSC marked unstable and
+# printk falling back to jiffies). Its host receipt time is then the better init_start: the
+# serial console of a VM is written synchronously, so that line arrives when init starts.
+CLOCK_LAG_TOLERANCE_NS = 200_000_000
 
 
 def kernel_points(console: Console) -> dict[str, int]:
@@ -22,6 +27,7 @@ def kernel_points(console: Console) -> dict[str, int]:
     """
     best_start: int | None = None
     init_start: int | None = None
+    init_recv: int | None = None
     for recv_ns, text in console.lines:
         m = _PRINTK.search(text)
         if not m:
@@ -32,11 +38,13 @@ def kernel_points(console: Console) -> dict[str, int]:
             best_start = start
         if init_start is None and _RUN_INIT.search(m.group(2)):
             init_start = stamp_ns  # converted below once kernel_start is final
+            init_recv = recv_ns
     if best_start is None:
         return {}
     points = {"kernel_start": best_start}
-    if init_start is not None:
-        points["init_start"] = best_start + init_start
+    if init_start is not None and init_recv is not None:
+        from_stamp = best_start + init_start
+        points["init_start"] = init_recv if init_recv - from_stamp > CLOCK_LAG_TOLERANCE_NS else from_stamp
     else:
         mark = console.mark(MARK_INIT)
         if mark:
