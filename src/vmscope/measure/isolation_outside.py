@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vmscope.errors import UserError
+
 NAMESPACES = ("cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts")
 ALL_CAPS = 41  # capabilities in Linux 6.x (CAP_CHECKPOINT_RESTORE = 40 is the last)
 QMP_TIMEOUT_S = 5.0
@@ -136,9 +138,18 @@ def outside_view(pids: list[int]) -> OutsideView:
 # --- QEMU: emulated devices over QMP
 
 
+def qtree_devices(qtree: str) -> dict[str, int]:
+    """Device models in `info qtree` output (one `dev: <model>, id ...` line per device, on every bus) -> count."""
+    counts: dict[str, int] = {}
+    for m in re.finditer(r"^\s*dev:\s*([^,\s]+)", qtree, re.M):
+        counts[m.group(1)] = counts.get(m.group(1), 0) + 1
+    return counts
+
+
 def count_qtree_devices(qtree: str) -> int:
-    """Devices in `info qtree` output: one `dev: <type>, id ...` line per device, on every bus."""
-    return sum(1 for line in qtree.splitlines() if re.match(r"^\s*dev:\s", line))
+    """Distinct emulated device models: each is its own piece of guest-reachable emulation code (24 empty
+    virtio-mmio transports of a microvm are one model, not 24)."""
+    return len(qtree_devices(qtree))
 
 
 def _qmp_raw(sock_path: str, command: dict[str, Any], timeout_s: float = QMP_TIMEOUT_S) -> dict[str, Any]:
@@ -170,24 +181,24 @@ def _qmp_raw(sock_path: str, command: dict[str, Any], timeout_s: float = QMP_TIM
 
 
 def emulated_device_count(instance: object) -> tuple[int | None, str]:
-    """The instance's emulated devices, through the QEMU driver's QMP client if it has one."""
-    hmp = {"execute": "human-monitor-command", "arguments": {"command-line": "info qtree"}}
-    client = getattr(instance, "qmp", None)
+    """Distinct emulated device models of the instance (`info qtree` over QMP), through the QEMU driver's
+    client when it has one; the note lists every model with its instance count."""
+    hmp_args = {"command-line": "info qtree"}
+    connect = getattr(instance, "qmp", None)
     try:
-        if client is not None:
-            for meth in ("command", "execute", "cmd"):
-                fn = getattr(client, meth, None)
-                if callable(fn):
-                    res = fn("human-monitor-command", **{"command-line": "info qtree"})
-                    text = res.get("return", res) if isinstance(res, dict) else res
-                    return count_qtree_devices(str(text)), "QMP info qtree (driver's client)"
-        sock = getattr(instance, "qmp_socket", None) or getattr(instance, "qmp_path", None)
-        if sock:
-            res = _qmp_raw(str(sock), hmp)
-            return count_qtree_devices(str(res.get("return", ""))), "QMP info qtree"
-    except (OSError, ValueError, TimeoutError, TypeError) as exc:
+        if callable(connect):  # platforms/qemu.py: QemuInstance.qmp() -> a connected QmpClient
+            with connect() as client:
+                text = str(client.execute("human-monitor-command", hmp_args))
+        elif getattr(instance, "qmp_socket", None):
+            res = _qmp_raw(str(instance.qmp_socket), {"execute": "human-monitor-command", "arguments": hmp_args})
+            text = str(res.get("return", ""))
+        else:
+            return None, "the instance exposes no QMP socket"
+    except (UserError, OSError, ValueError, TimeoutError) as exc:
         return None, f"QMP query failed: {exc}"
-    return None, "the instance exposes no QMP socket"
+    devices = qtree_devices(text)
+    listing = ", ".join(f"{k} x{v}" if v > 1 else k for k, v in sorted(devices.items()))
+    return len(devices), f"distinct device models in QMP info qtree: {listing}"
 
 
 # --- optional: distinct host syscalls during boot
