@@ -20,6 +20,7 @@ import psutil
 from vmscope.errors import UserError
 from vmscope.model import PlatformClass
 from vmscope.platforms import console as con
+from vmscope.platforms.util import signals_deferred
 
 STOP_GRACE_S = 2.0
 STOP_KILL_WAIT_S = 5.0
@@ -214,6 +215,10 @@ class Instance:
             if self._stopped:
                 return
             self._stopped = True
+        with signals_deferred():
+            self._stop_now()
+
+    def _stop_now(self) -> None:
         try:
             self._terminate()
             self._cleanup()

@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 
 from vmscope.platforms.oci_bundle import make_config, write_bundle
-from vmscope.platforms.util import run_quiet
+from vmscope.platforms.util import run_quiet, signals_deferred
 
 TRIAL_TIMEOUT_S = 10.0
 
@@ -55,6 +55,7 @@ def trial_run(platform_id: str, runsc_platform: str | None = None) -> tuple[bool
     from vmscope.platforms.oci import remove_cgroup_dirs
 
     tmp = Path(tempfile.mkdtemp(prefix=f"vmscope-trial-{platform_id}-"))
+    proc: subprocess.Popen | None = None
     cid = f"vmscope-trial-{uuid.uuid4().hex[:8]}"
     if platform_id == "gvisor":
         base = runsc_base(str(tmp / "state"), runsc_platform or "ptrace")
@@ -82,8 +83,11 @@ def trial_run(platform_id: str, runsc_platform: str | None = None) -> tuple[bool
         msg = " ".join(output.split())[-400:]
         return False, f"a trial container failed (exit {proc.returncode}): {msg}"
     finally:
-        run_quiet([*base, "kill", cid, "KILL"], timeout_s=5)
-        run_quiet([*base, "delete", "-f", cid], timeout_s=10)
-        if platform_id != "gvisor":
-            remove_cgroup_dirs(cid)
-        shutil.rmtree(tmp, ignore_errors=True)
+        with signals_deferred():
+            if proc is not None and proc.poll() is None:
+                kill_group(proc)
+            run_quiet([*base, "kill", cid, "KILL"], timeout_s=5)
+            run_quiet([*base, "delete", "-f", cid], timeout_s=10)
+            if platform_id != "gvisor":
+                remove_cgroup_dirs(cid)
+            shutil.rmtree(tmp, ignore_errors=True)
