@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -102,8 +103,16 @@ def startup_cmd(
     vcpus: int = typer.Option(1, "--vcpus", help="guest vCPUs (VM platforms)"),
     accel: str = typer.Option(None, "--accel", help="VM accelerator: kvm or tcg (default: kvm if it can boot Linux here)"),
     timeout: float = typer.Option(120.0, "--timeout", help="seconds to wait for ready per trial"),
+    firecracker_bin: Path = typer.Option(None, "--firecracker-bin", help="firecracker binary (default: PATH)"),
+    cloud_hypervisor_bin: Path = typer.Option(None, "--cloud-hypervisor-bin",
+                                              help="cloud-hypervisor binary (default: PATH)"),
 ) -> None:
     """Startup latency (spawn -> ready) of the shared guest on each platform."""
+    # the drivers read these (platforms/vmm_bin.py), so probe() and launch() agree on the binary
+    for var, path in (("VMSCOPE_FIRECRACKER_BIN", firecracker_bin), ("VMSCOPE_CLOUD_HYPERVISOR_BIN",
+                                                                      cloud_hypervisor_bin)):
+        if path is not None:
+            os.environ[var] = str(path)
     if accel not in (None, "kvm", "tcg"):
         raise UserError(f"unknown accelerator {accel!r}", hint="use --accel kvm or --accel tcg")
     doc = run_startup(platform, trials, warmup, db, guest_mem, vcpus, accel, timeout, show_progress=True)

@@ -20,7 +20,9 @@ def doctor_report() -> dict:
         if avail.details:
             row["details"] = avail.details
         rows.append(row)
-    return {"host": host.fingerprint(), "platforms": rows}
+    from vmscope.platforms.accel import kvm_verdict, verdict_summary
+
+    return {"host": {**host.fingerprint(), "kvm": verdict_summary(kvm_verdict())}, "platforms": rows}
 
 
 @app.command("doctor")
@@ -35,6 +37,7 @@ def doctor_cmd(json_out: bool = typer.Option(False, "--json", help="print JSON")
               f"kernel {h['kernel']}, {h['os']}, cgroups {h['cgroup_mode']}", highlight=False)
     tools = ", ".join(f"{k} {v.split()[-1] if v else '-'}" for k, v in h["tools"].items())
     out.print(f"[bold]tools[/] {tools}", highlight=False)
+    out.print(f"[bold]kvm[/] {h['kvm']['status']}: {h['kvm'].get('reason', '')}", highlight=False)
     t = Table(title="platforms")
     for col in ("platform", "class", "usable", "version", "why / how"):
         t.add_column(col, overflow="fold")

@@ -39,6 +39,23 @@ def _failure_lines(text: str, limit: int = 8) -> list[str]:
     return [ln.strip() for ln in text.splitlines() if _FAILURE_TEXT.search(ln)][:limit]
 
 
+_CODE_AT_RIP = re.compile(r"^Code=.*<([0-9a-f]{2})>((?: [0-9a-f]{2})*)", re.MULTILINE)
+
+
+def faulting_instruction(text: str) -> str | None:
+    """The bytes QEMU dumped at RIP ("Code=... <f0> 48 0f c7 ..."), named when it is cmpxchg16b."""
+    m = _CODE_AT_RIP.search(text)
+    if not m:
+        return None
+    code = [m.group(1), *m.group(2).split()][:8]
+    ops = code[1:] if code[0] == "f0" else code
+    name = ""
+    if len(ops) >= 4 and int(ops[0], 16) & 0xF8 == 0x48 and ops[1:3] == ["0f", "c7"] and \
+            (int(ops[3], 16) >> 3) & 7 == 1:
+        name = ("lock " if code[0] == "f0" else "") + "cmpxchg16b"
+    return f"{name} ({' '.join(code)})" if name else " ".join(code)
+
+
 def kvm_verdict(guest: object | None = None, refresh: bool = False) -> dict[str, Any]:
     """{"status": absent|usable|cannot_run_linux|untested, "reason": ..., ...}; tried once per host."""
     if not os.path.exists("/dev/kvm"):
@@ -100,8 +117,11 @@ def try_kvm(guest: object, timeout_s: float = TRIAL_TIMEOUT_S) -> dict[str, Any]
         ms = (ready - (inst.spawn_ns or ready)) / 1e6
         return {"status": USABLE, "reason": f"a Linux guest booted to ready under KVM in {ms:.0f} ms", **verdict}
     lines = _failure_lines(text)
+    insn = faulting_instruction(text)
+    if insn:
+        verdict["instruction_at_rip"] = insn
     if lines:
-        what = " / ".join(lines)
+        what = " / ".join(lines) + (f" at {insn}" if insn else "")
     elif inst.exit_status is not None:
         what = f"QEMU exited with status {inst.exit_status} before the guest was ready"
     else:
