@@ -138,8 +138,10 @@ def latest_runs(db_path: Path | None, run_ids: dict[str, str] | None = None) -> 
             try:
                 run = db.get_run(rid)
                 run["records"] = db.records(run["run_id"])
-            except Exception as exc:  # one unreadable run must not cost the whole report
-                problems.append(f"run {rid} ({bench}): {exc}")
+            except Exception as exc:
+                if bench in (run_ids or {}):  # a run asked for by id must exist
+                    raise
+                problems.append(f"run {rid} ({bench}) could not be read: {exc}")  # the rest of the report stands
                 continue
             runs[bench] = run
     return runs, problems

@@ -61,7 +61,7 @@ class ReportPaths:
     index_html: Path
     markdown: Path
     csv_files: list[Path] = field(default_factory=list)
-    data: ReportData | None = None  # what was shown, for terminal_summary
+    data: ReportData | None = field(default=None, repr=False)  # what was shown, for terminal_summary
 
 
 def safe_url(url: str | None) -> str | None:
