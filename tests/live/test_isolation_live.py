@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 
+import psutil
 import pytest
 from conftest import leaks_since, require_root, snapshot
 
 from vmscope.measure.isolation import HostIdentity, KernelKind
-from vmscope.measure.isolation_run import guest_probe, host_baseline, measure_one
+from vmscope.measure.isolation_run import TOKEN_DIR, guest_probe, host_baseline, measure_one
 from vmscope.platforms import get_driver
 from vmscope.platforms.base import Resources
 
@@ -77,6 +78,9 @@ def _get(measured, key):
 
 def test_nothing_left_behind(measured) -> None:
     assert not measured[2], f"left behind: {measured[2]}"
+    sentinels = [p.pid for p in psutil.process_iter(["cmdline"])
+                 if (p.info["cmdline"] or [""])[0].startswith("vmscope-sentinel-")]
+    assert not sentinels and not list(TOKEN_DIR.glob("vmscope-token-*"))
 
 
 @pytest.mark.parametrize("key", ["process", "bwrap", "runc"])

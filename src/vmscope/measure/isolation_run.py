@@ -76,7 +76,8 @@ def host_baseline(guest: Any) -> tuple[dict[int, str] | None, str]:
 class HostMarkers:
     """The token file and sentinel process the probe looks for; removed on exit, always."""
 
-    def __init__(self) -> None:
+    def __init__(self, lifetime_s: float = 600.0) -> None:
+        self.lifetime_s = lifetime_s  # the sentinel ends by itself even if vmscope is killed
         self.token = secrets.token_hex(8)
         self.file = TOKEN_DIR / f"vmscope-token-{self.token}"
         self.sentinel: subprocess.Popen | None = None
@@ -86,9 +87,10 @@ class HostMarkers:
         self.file.chmod(0o644)
         sleep = shutil.which("sleep")
         if sleep is not None:
-            self.sentinel = subprocess.Popen([f"vmscope-sentinel-{self.token}", "3600"], executable=sleep,
-                                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                             stderr=subprocess.DEVNULL, start_new_session=True)
+            argv = [f"vmscope-sentinel-{self.token}", str(int(self.lifetime_s))]
+            self.sentinel = subprocess.Popen(argv, executable=sleep, stdin=subprocess.DEVNULL,
+                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                             start_new_session=True)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -110,7 +112,7 @@ def measure_one(platform: str, guest: Any, resources: Resources, timeout_s: floa
     is_vm = PLATFORMS[platform].platform_class.value in VM_CLASSES
     notes: dict[str, Any] = {}
     log_path = None
-    with HostMarkers() as markers:
+    with HostMarkers(timeout_s + 120.0) as markers:
         inst = driver.launch(guest, res)
         try:
             tracer = Tracer(inst.pids(), inst.workdir / "strace.txt") if trace else None
