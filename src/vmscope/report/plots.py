@@ -274,7 +274,7 @@ def forest_plot(family: str, rows: list[PooledRow], max_studies: int = 12) -> Pl
         if len(r.studies) > max_studies:
             lines.append((f"  ... {len(r.studies) - max_studies} more studies", math.nan, math.nan, math.nan, False))
         lines.append((f"{r.group} (pooled, {r.n_studies} studies)", r.estimate, r.low, r.high, True))
-    with _figure(7.5, 0.8 + 0.22 * len(lines)) as fig:
+    with _figure(7.5, max(2.0, 0.9 + 0.22 * len(lines))) as fig:
         ax = fig.add_subplot()
         ys = list(range(len(lines)))[::-1]
         for y, (_, est, low, high, pooled) in zip(ys, lines, strict=True):
@@ -284,10 +284,12 @@ def forest_plot(family: str, rows: list[PooledRow], max_studies: int = 12) -> Pl
             ax.plot([est], [y], marker="D" if pooled else "s", markersize=7 if pooled else 4,
                     color="#d95f02" if pooled else "#1b9e77")
         ax.set_yticks(ys, [lab for lab, *_ in lines], fontsize=7)
+        ax.set_ylim(-0.7, len(lines) - 0.3)
+        ax.margins(x=0.08)
         _log_x(ax)
         ax.set_xlabel(f"{rows[0].unit} (log scale)")
         title = f"Forest plot: {family}"
         ax.set_title(title)
         height = fig.get_figheight()
-        fig.subplots_adjust(left=0.42, right=0.97, top=1 - 0.35 / height, bottom=0.5 / height)
+        fig.subplots_adjust(left=0.42, right=0.97, top=1 - 0.3 / height, bottom=0.55 / height)
         return Plot(f"forest-{family}", title, f"Per-study and pooled estimates for {family}", _png(fig, tight=False))
