@@ -84,8 +84,8 @@ def _records_for(ctx: Any, row: dict[str, Any], start: int) -> list[Record]:
              ("emulated_device_count", row["outside"]["emulated_devices"], "devices", "measured: QMP info qtree")]
     recs = []
     for measure, value, unit, note in facts:
-        if value is None:
-            continue
+        if value is None or note.startswith("published"):
+            continue  # a figure taken from the evidence base is not re-exported as a live measurement
         recs.append(live_record(
             run_id=ctx.run_id, index=start + len(recs), platform=row["platform"], metric=Metric.isolation,
             measure=measure, value=float(value), unit=unit, statistic=Statistic.single, host=ctx.host,
