@@ -212,3 +212,45 @@ write                    4
 total                  134
 """
     assert parse_strace_summary(text) == 3
+
+
+# --- one platform's result row (the CLI's JSON)
+
+
+def _platform(platform: str, lines: list[str], outside: OutsideView | None = None):
+    from vmscope.measure.isolation_run import PlatformIsolation
+
+    inside = inside_view(parse_probe(lines), HOST, TOKEN, baseline={0: "e9", 1: "e22", 2: "e22"})
+    return PlatformIsolation(platform, None, True, inside, outside or OutsideView())
+
+
+def test_result_rows_headline_per_kind() -> None:
+    from vmscope.cli.bench_isolation import result_row
+    from vmscope.measure.rubric import load_rubric
+    from vmscope.model import EvidenceKind, Metric, PlatformClass, Record, Source, Statistic
+
+    src = Source(key="t", authors="t", title="t", venue="t", year=2024, url="")
+    gv_filter = Record(id="gv-1", source=src, platform="gvisor", platform_class=PlatformClass.secure_container,
+                       metric=Metric.isolation, measure="seccomp_syscalls_allowed", value=68, unit="count",
+                       statistic=Statistic.single, kind=EvidenceKind.peer_reviewed)
+    rubric = load_rubric()
+    gvisor = _platform("gvisor", probe_lines(boot_id="", release="4.4.0", tmp_tokens=(), proc_tokens=(),
+                                             gvisor_log=True))
+    row = result_row(gvisor, rubric, [gv_filter])
+    assert row["kernel"] == "user_space" and row["shares_host_kernel"] is False
+    assert row["host_syscalls_reachable"] == 68
+    assert row["components"]["host_syscalls_reachable"]["source"] == "published"
+    assert row["sandbox_syscalls_handled"] == 1 and row["guest_syscalls_reachable"] is None
+    assert result_row(gvisor, rubric, [])["host_syscalls_reachable"] is None
+
+    runc = _platform("runc", probe_lines(seccomp=2, tmp_tokens=(), proc_tokens=()))
+    row = result_row(runc, rubric, [])
+    assert (row["shares_host_kernel"], row["host_syscalls_reachable"], row["syscalls_blocked"]) == (True, 1, 2)
+    assert row["components"]["emulated_device_count"]["source"] == "not_applicable"
+
+    vm = _platform("qemu-microvm", probe_lines(boot_id="x", release="6.1.0", tmp_tokens=(), proc_tokens=()),
+                   OutsideView(emulated_devices=10))
+    row = result_row(vm, rubric, [])
+    assert row["host_syscalls_reachable"] == 0 and row["guest_syscalls_reachable"] == 2
+    assert row["components"]["emulated_device_count"]["raw"] == 10
+    assert row["index"] > result_row(runc, rubric, [])["index"]
