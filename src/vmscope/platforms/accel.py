@@ -103,7 +103,7 @@ def try_kvm(guest: object, timeout_s: float = TRIAL_TIMEOUT_S) -> dict[str, Any]
         c.wait(lambda: bool(c.marks.get(MARK_READY)) or c.exit_ns is not None or "KVM internal error" in c.text,
                timeout_s)
         if not c.marks.get(MARK_READY) and "KVM internal error" in c.text:
-            c.wait(lambda: "EFER=" in c.text or c.exit_ns is not None, 2.0)  # let QEMU finish its dump
+            c.wait(lambda: "\nCode=" in c.text or c.exit_ns is not None, 2.0)  # QEMU dumps Code= last
         elapsed = time.monotonic() - started
         text = c.text
         ready = inst.ready_ns
@@ -122,11 +122,13 @@ def try_kvm(guest: object, timeout_s: float = TRIAL_TIMEOUT_S) -> dict[str, Any]
         verdict["instruction_at_rip"] = insn
     if lines:
         what = " / ".join(lines) + (f" at {insn}" if insn else "")
+    elif "terminating on signal" in text:
+        # someone else's signal ended the trial: that says nothing about KVM, so do not cache it
+        raise _Untested(f"the KVM trial was interrupted from outside ({_last_line(text)}); run `vmscope doctor` again")
     elif inst.exit_status is not None:
-        what = f"QEMU exited with status {inst.exit_status} before the guest was ready"
+        what = f"QEMU exited with status {inst.exit_status} before the guest was ready; last output: {_last_line(text)}"
     else:
-        last = [t for t in text.splitlines() if t.strip()][-1:] or ["(no console output)"]
-        what = f"no ready marker after {elapsed:.0f} s; last console line: {last[0].strip()}"
+        what = f"no ready marker after {elapsed:.0f} s; last console line: {_last_line(text)}"
     verdict["qemu_output"] = lines
     cpu_host = _try_cpu_host(guest)
     if cpu_host:
@@ -134,6 +136,11 @@ def try_kvm(guest: object, timeout_s: float = TRIAL_TIMEOUT_S) -> dict[str, Any]
         what += f"; with -cpu host: {cpu_host}"
     return {"status": CANNOT_RUN_LINUX, "reason": f"/dev/kvm is present but a Linux guest cannot run: {what}",
             **verdict}
+
+
+def _last_line(text: str) -> str:
+    lines = [t.strip() for t in text.splitlines() if t.strip()]
+    return lines[-1] if lines else "(no console output)"
 
 
 def _try_cpu_host(guest: object) -> str:
