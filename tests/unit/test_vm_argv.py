@@ -168,3 +168,22 @@ def test_missing_vmm_probe_says_where_to_get_it(monkeypatch):
     assert not fc.usable and "github.com/firecracker-microvm/firecracker/releases" in fc.reason
     ch = get_driver("cloud-hypervisor").probe()
     assert not ch.usable and "github.com/cloud-hypervisor/cloud-hypervisor/releases" in ch.reason
+
+
+@pytest.mark.parametrize("platform,env", [("firecracker", "VMSCOPE_FIRECRACKER_BIN"),
+                                          ("cloud-hypervisor", "VMSCOPE_CLOUD_HYPERVISOR_BIN")])
+def test_present_vmm_still_needs_a_kvm_that_runs_linux(tmp_path, monkeypatch, platform, env):
+    from vmscope.platforms import accel
+
+    exe = tmp_path / platform
+    exe.write_text("#!/bin/sh\necho 'v1.0'\n")
+    exe.chmod(0o755)
+    monkeypatch.setenv(env, str(exe))
+    monkeypatch.setattr(accel, "kvm_verdict", lambda guest=None, refresh=False: {
+        "status": "cannot_run_linux", "reason": "KVM internal error. Suberror: 1"})
+    avail = get_driver(platform).probe()
+    assert not avail.usable and "cannot_run_linux" in avail.reason and avail.version == "v1.0"
+    monkeypatch.setattr(accel, "kvm_verdict", lambda guest=None, refresh=False: {"status": "usable", "reason": ""})
+    avail = get_driver(platform).probe()
+    assert avail.usable and avail.details["binary"] == str(exe)
+    assert get_driver(platform).accel_for(Resources()) == "kvm"
