@@ -24,7 +24,7 @@ def report(out_dir: Path | None = None, db: Path | None = None, run_ids: dict[st
     if summary and paths.data is not None:
         terminal_summary(paths.data, out, paths)
     elif paths.data is not None:
-        err.print(f"report: {paths.index_html}", highlight=False)
+        err.print(f"report: {paths.index_html}", highlight=False, soft_wrap=True)
     return paths.index_html
 
 

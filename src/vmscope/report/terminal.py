@@ -92,4 +92,4 @@ def terminal_summary(data: ReportData, console: Console | None = None, paths: Re
         con.print(Text(f"ranking {name}: {top}{held}"))
     if paths is not None:
         con.print(Text(f"report: {paths.index_html}  (Markdown: {paths.markdown.name}, CSV: "
-                       f"{', '.join(p.name for p in paths.csv_files)})", style="bold"))
+                       f"{', '.join(p.name for p in paths.csv_files)})", style="bold"), soft_wrap=True)
