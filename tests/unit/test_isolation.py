@@ -53,6 +53,7 @@ def probe_lines(*, boot_id=HOST.boot_id, release=HOST.release, version=HOST.vers
 @pytest.mark.parametrize(("outcome", "baseline", "filtered", "user_kernel", "expected"), [
     ("x", None, False, False, Reach.excluded),
     ("ff", None, False, False, Reach.unknown),
+    ("nb", "e22", False, False, Reach.unknown),  # not run: the sweep's time budget was spent
     ("s31", "e22", True, False, Reach.blocked),  # SIGSYS: a seccomp kill
     ("s11", "s11", False, False, Reach.kernel),  # the kernel delivered a signal: it handled the call
     ("e14", "e14", False, False, Reach.kernel),

@@ -25,7 +25,7 @@ from typing import Any
 
 EPERM, EACCES, ENOSYS = 1, 13, 38
 SIGSYS = 31
-_OUTCOME = re.compile(r"^(ok|to|x|ff|e\d+|s\d+)$")
+_OUTCOME = re.compile(r"^(ok|to|x|ff|nb|e\d+|s\d+)$")
 # gVisor's Sentry reports this fixed identity (pkg/sentry/kernel/version.go); its kernel log names gVisor.
 GVISOR_UNAME_VERSION = "#1 SMP Sun Jan 10 15:06:54 PST 2016"
 
@@ -36,7 +36,7 @@ class Reach(StrEnum):
     blocked = "blocked"  # stopped by a filter before doing work
     not_implemented = "not_implemented"  # the kernel (or Sentry) has no such syscall
     excluded = "excluded"  # destructive or meaningless: never called (guest/probe.py EXCLUDED)
-    unknown = "unknown"  # fork failed or the outcome is unreadable
+    unknown = "unknown"  # fork failed, the sweep's time budget ran out, or the outcome is unreadable
 
 
 class KernelKind(StrEnum):
@@ -131,7 +131,7 @@ def classify(outcome: str, *, baseline: str | None, filtered: bool, user_kernel:
     """
     if outcome == "x":
         return Reach.excluded
-    if outcome == "ff" or not _OUTCOME.match(outcome):
+    if outcome in ("ff", "nb") or not _OUTCOME.match(outcome):
         return Reach.unknown
     reached = Reach.user_space_kernel if user_kernel else Reach.kernel
     if outcome == f"s{SIGSYS}":
