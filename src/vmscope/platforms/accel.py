@@ -103,7 +103,8 @@ def try_kvm(guest: object, timeout_s: float = TRIAL_TIMEOUT_S) -> dict[str, Any]
         c.wait(lambda: bool(c.marks.get(MARK_READY)) or c.exit_ns is not None or "KVM internal error" in c.text,
                timeout_s)
         if not c.marks.get(MARK_READY) and "KVM internal error" in c.text:
-            c.wait(lambda: "\nCode=" in c.text or c.exit_ns is not None, 2.0)  # QEMU dumps Code= last
+            # QEMU dumps the registers and, last, the code bytes at RIP: wait for that whole line
+            c.wait(lambda: any(t.startswith("Code=") for _, t in c.lines[-4:]) or c.exit_ns is not None, 2.0)
         elapsed = time.monotonic() - started
         text = c.text
         ready = inst.ready_ns
