@@ -162,3 +162,15 @@ def _debian(env, dest):
     path = dest / "bzImage"
     path.write_bytes(env["kernel"].read_bytes())
     return gb.kernel.KernelFile(path, "debian:linux-image-test", is_elf=False)
+
+
+def test_ensure_guest_rebuilds_a_guest_from_an_older_builder(env, monkeypatch) -> None:
+    monkeypatch.setattr(initramfs, "DEFAULT_BUSYBOX", env["busybox"])
+    monkeypatch.setattr(gb.kernel, "fetch_debian_kernel", lambda dest, progress=None: _debian(env, dest))
+    old = gb.ensure_guest()
+    monkeypatch.setattr(gb, "BUILDER_VERSION", gb.BUILDER_VERSION + 1)
+    new = gb.ensure_guest()
+    assert new.directory != old.directory
+    assert new.kernel_source == old.kernel_source
+    assert json.loads((new.directory / "manifest.json").read_text())["builder_version"] == gb.BUILDER_VERSION
+    assert gb.ensure_guest() == new

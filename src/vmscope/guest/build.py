@@ -163,10 +163,20 @@ def load_guest(verify: bool = True) -> Guest:
 
 
 def ensure_guest(progress: Progress | None = None) -> Guest:
-    """The current guest, building it first if none exists yet (a corrupt one is still an error)."""
+    """The current guest, building it first if none exists yet or if it was built by an older
+    vmscope (same kernel choice); a corrupt one is still an error."""
     if not (guest_root() / "current").exists():
         return build_guest(progress=progress)
-    return load_guest()
+    guest = load_guest()
+    manifest = _read_manifest(guest.directory)
+    if manifest.get("builder_version") != BUILDER_VERSION:
+        source = str(manifest.get("kernel_source", ""))
+        kernel = Path(source.removeprefix("user:")) if source.startswith("user:") else None
+        if progress:
+            progress(f"the cached guest was built by an older vmscope (builder {manifest.get('builder_version')}); "
+                     "rebuilding")
+        return build_guest(kernel, progress=progress)
+    return guest
 
 
 # --- building
