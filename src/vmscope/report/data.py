@@ -42,6 +42,7 @@ class Comparison:
     metric: Metric
     family: str
     interval: str
+    measure: str  # the live measure (several may fall in one family)
     platform: str
     platform_class: str
     accel: str | None
@@ -56,15 +57,19 @@ class Comparison:
     @property
     def ratio(self) -> float | None:
         """live / literature (how many times the literature estimate this host measured)."""
-        if self.literature is None or self.literature.estimate <= 0:
+        if self.literature is None or self.literature.estimate <= 0 or self.live_value <= 0:
             return None
         return self.live_value / self.literature.estimate
 
     @property
     def caveat(self) -> str:
+        notes = []
         if self.accel == Accel.tcg:
-            return "live under TCG (software emulation) vs published figures (hardware-accelerated): not like for like"
-        return ""
+            notes.append("live under TCG (software emulation) vs published figures (hardware-accelerated): "
+                         "not like for like")
+        if self.live_value <= 0:
+            notes.append("not above zero: within this measurement's noise")
+        return "; ".join(notes)
 
 
 @dataclass
@@ -162,6 +167,7 @@ def compare(live: list[Record], literature: SynthesisResult) -> list[Comparison]
                 metric=fam.metric,
                 family=fam.id,
                 interval=fam.interval,
+                measure=rec.measure,
                 platform=rec.platform,
                 platform_class=cls,
                 accel=accel,
@@ -174,7 +180,7 @@ def compare(live: list[Record], literature: SynthesisResult) -> list[Comparison]
                 record_id=rec.id,
             )
         )
-    out.sort(key=lambda c: (list(Metric).index(c.metric), c.family, c.platform, c.concurrency or 0))
+    out.sort(key=lambda c: (list(Metric).index(c.metric), c.family, c.platform, c.measure, c.concurrency or 0))
     return out
 
 

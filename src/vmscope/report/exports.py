@@ -68,8 +68,8 @@ def live_rows(data: ReportData) -> list[list[Any]]:
 def write_csvs(data: ReportData, out_dir: Path) -> list[Path]:
     lit = [[r.metric.value, r.family, r.group, r.estimate, r.low, r.high, r.unit, r.n_studies, r.n_records,
             r.method.value, r.i2] for r in data.literature.table]
-    cmp_rows = [[c.metric.value, c.family, c.platform, c.platform_class, c.accel or "", c.concurrency, c.live_value,
-                 c.live_low, c.live_high, c.unit, c.literature.estimate if c.literature else None,
+    cmp_rows = [[c.metric.value, c.family, c.measure, c.platform, c.platform_class, c.accel or "", c.concurrency,
+                 c.live_value, c.live_low, c.live_high, c.unit, c.literature.estimate if c.literature else None,
                  c.literature.low if c.literature else None, c.literature.high if c.literature else None,
                  c.literature.n_studies if c.literature else 0, c.ratio, c.caveat] for c in data.comparisons]
     claims = [[c.id, c.text, c.verdict.value, c.votes_for, c.votes_against, " ".join(c.record_ids), c.basis]
@@ -78,9 +78,9 @@ def write_csvs(data: ReportData, out_dir: Path) -> list[Path]:
         _write_csv(out_dir / "live_results.csv", [*_LIVE_COLUMNS, "extra"], live_rows(data)),
         _write_csv(out_dir / "literature.csv", ["metric", "family", "group", "estimate", "low", "high", "unit",
                                                 "n_studies", "n_records", "method", "i2"], lit),
-        _write_csv(out_dir / "comparison.csv", ["metric", "family", "platform", "class", "accel", "concurrency",
-                                                "live", "live_low", "live_high", "unit", "literature", "lit_low",
-                                                "lit_high", "lit_studies", "live_over_literature", "caveat"],
+        _write_csv(out_dir / "comparison.csv", ["metric", "family", "measure", "platform", "class", "accel",
+                                                "concurrency", "live", "live_low", "live_high", "unit", "literature",
+                                                "lit_low", "lit_high", "lit_studies", "live_over_literature", "caveat"],
                    cmp_rows),
         _write_csv(out_dir / "claims.csv", ["id", "text", "verdict", "votes_for", "votes_against", "record_ids",
                                             "basis"], claims),
@@ -114,8 +114,8 @@ def markdown(data: ReportData) -> str:
         comps = data.comparisons_for(metric)
         if comps:
             out += ["### This host vs the literature", ""]
-            out += _table(["family", "platform", "accel", "live", "literature", "unit", "note"],
-                          [[c.family, c.platform, (c.accel or "-").upper(), c.live_value,
+            out += _table(["family", "live measure", "platform", "accel", "live", "literature", "unit", "note"],
+                          [[c.family, c.measure, c.platform, (c.accel or "-").upper(), c.live_value,
                             c.literature.estimate if c.literature else None, c.unit,
                             c.caveat or ("" if c.literature else "no published figure for this class")]
                            for c in comps])

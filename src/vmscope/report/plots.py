@@ -8,6 +8,7 @@ Every function returns None when there is nothing to draw.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import math
 import statistics
@@ -120,6 +121,14 @@ def phase_bars(rows: list[dict[str, Any]]) -> Plot | None:
         return Plot("plot-startup-phases", title, "Stacked median phases of spawn -> ready", _png(fig))
 
 
+def _is_vm(platform: str) -> bool:
+    from vmscope.model import PlatformClass
+    from vmscope.platforms import PLATFORMS
+
+    info = PLATFORMS.get(platform)
+    return info is not None and info.platform_class in (PlatformClass.traditional_vm, PlatformClass.microvm)
+
+
 def memory_bars(rows: list[dict[str, Any]]) -> Plot | None:
     data = []
     for r in rows:
@@ -127,8 +136,10 @@ def memory_bars(rows: list[dict[str, Any]]) -> Plot | None:
         if pss is None and over is None:
             continue
         guest_part = max((pss or 0) - (over or 0), 0) if over is not None else None
+        # a shared-kernel platform "sees" the host's MemTotal: only a VM's guest RAM is worth a marker
+        is_vm = _is_vm(str(r.get("platform", "")))
         data.append((label(r.get("platform", "?"), r.get("accel")), pss, over, guest_part,
-                     _num(r.get("guest_memtotal_kib"))))
+                     _num(r.get("guest_memtotal_kib")) if is_vm else None))
     if not data:
         return None
     data.sort(key=lambda d: d[1] or 0)
@@ -145,7 +156,8 @@ def memory_bars(rows: list[dict[str, Any]]) -> Plot | None:
         for i, d in enumerate(data):
             if d[4]:
                 ax.plot([d[4] / mib], [i], marker="|", markersize=14, color="black")
-        ax.plot([], [], marker="|", linestyle="", color="black", label="guest MemTotal")
+        if any(d[4] for d in data):
+            ax.plot([], [], marker="|", linestyle="", color="black", label="guest MemTotal (VMs)")
         ax.set_xlabel("MiB per instance (median over trials)")
         ax.legend(fontsize=7, loc="lower right")
         title = "Memory per instance: VMM overhead vs guest RAM" + mixed_note(rows)
@@ -263,7 +275,12 @@ def isolation_bars(rows: list[dict[str, Any]]) -> Plot | None:
 
 def forest_plot(family: str, rows: list[PooledRow], max_studies: int = 12) -> Plot | None:
     """Per group: its studies (point + range) and the pooled estimate (diamond) with its interval."""
-    rows = [r for r in rows if r.estimate > 0 and r.low > 0 and r.high > 0]
+    return _forest(family, tuple(rows), max_studies)
+
+
+@functools.lru_cache(maxsize=128)  # the literature rarely changes between reports built by one process
+def _forest(family: str, all_rows: tuple[PooledRow, ...], max_studies: int) -> Plot | None:
+    rows = [r for r in all_rows if r.estimate > 0 and r.low > 0 and r.high > 0]
     if not rows:
         return None
     lines: list[tuple[str, float, float, float, bool]] = []  # label, est, low, high, pooled?
