@@ -15,6 +15,7 @@ from vmscope.errors import UserError
 from vmscope.measure.records import live_record
 from vmscope.measure.startup import HEADLINE, measure_startup
 from vmscope.model import Metric, Statistic
+from vmscope.platforms import parse_platforms
 from vmscope.platforms.base import Resources
 from vmscope.store import Sample
 
@@ -115,6 +116,10 @@ def startup_cmd(
             os.environ[var] = str(path)
     if accel not in (None, "kvm", "tcg"):
         raise UserError(f"unknown accelerator {accel!r}", hint="use --accel kvm or --accel tcg")
+    if accel == "kvm" and any(p.startswith("qemu-") for p in parse_platforms(platform)):
+        from vmscope.platforms.accel import resolve_accel
+
+        resolve_accel("kvm")  # a forced KVM that cannot boot Linux here fails before anything runs
     doc = run_startup(platform, trials, warmup, db, guest_mem, vcpus, accel, timeout, show_progress=True)
     if json_out:
         print_json(doc)

@@ -255,11 +255,12 @@ class KvmFloorDriver(Driver):
         if not os.path.exists(KVM_DEVICE):
             return Availability(False, f"{KVM_DEVICE} does not exist (no KVM here, or the module is not loaded)")
         try:
-            r = run_floor()
+            runs = sorted((run_floor() for _ in range(5)), key=lambda r: r.create_to_hlt_us)
         except FloorError as exc:
             return Availability(False, str(exc).split("\n")[0])
-        return Availability(True, f"tiny real-mode guest ran to HLT in {r.create_to_hlt_us:.0f} us",
-                            f"KVM API {r.api_version}", {"create_to_hlt_us": f"{r.create_to_hlt_us:.1f}"})
+        us = runs[2].create_to_hlt_us
+        return Availability(True, f"tiny real-mode guest ran to HLT: create -> HLT {us:.0f} us (median of 5)",
+                            f"KVM API {runs[0].api_version}", {"create_to_hlt_us": f"{us:.1f}"})
 
     def launch(self, guest: object, resources: Resources) -> Instance:
         # The floor has no guest kernel: `guest` and the resources do not apply.
