@@ -121,3 +121,17 @@ def test_synth_json_shape(capsys: pytest.CaptureFixture[str]) -> None:
     ids = {c["id"] for c in out["claims"]}
     assert {"microvm-start-under-125ms", "vm-fewer-host-syscalls-than-containers"} <= ids
     assert main(["synth", "--profile", "nope"]) == 1
+
+
+def test_tcg_live_records_do_not_vote_on_claims() -> None:
+    from vmscope.synthesis.claims import _eligible, load_claims
+    from vmscope.synthesis.families import taxonomy
+
+    claim = next(c for c in load_claims() if "slower" in c.text.lower())
+    live = dict(kind="live", run_id="r", platform="qemu-q35", platform_class="traditional_vm",
+                measure="spawn_to_ready", value=2000.0)
+    tcg = record(id="l-1", accel="tcg", **live)
+    kvm = record(id="l-2", accel="kvm", **live)
+    claim = claim.model_copy(update={"include_live": True})
+    ids = [r.id for r, _ in _eligible(claim, [tcg, kvm], taxonomy())]
+    assert ids == ["l-2"]

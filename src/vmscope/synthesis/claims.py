@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from vmscope import units
 from vmscope.errors import UserError
-from vmscope.model import Metric, PlatformClass, Record, Statistic
+from vmscope.model import Accel, Metric, PlatformClass, Record, Statistic
 from vmscope.synthesis.families import Family, Taxonomy, taxonomy
 from vmscope.synthesis.normalize import CENTRAL, Observation, classify, study_of, to_family_unit
 from vmscope.synthesis.pool import PooledRow, pool_cell
@@ -178,6 +178,10 @@ def _eligible(claim: Claim, records: list[Record], tax: Taxonomy) -> list[tuple[
     out = []
     for rec in records:
         if rec.is_live and not claim.include_live:
+            continue
+        if rec.accel is Accel.tcg:
+            # software emulation is a different machine (its timings, and its VMM memory with the
+            # translation cache): it cannot vote on claims about VMs
             continue
         fam, _ = classify(rec, tax)
         if fam is not None and fam.id in claim.families:
