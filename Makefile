@@ -26,8 +26,7 @@ venv:
 install: deps venv
 
 run: install
-	$(VENV)/bin/vmscope guest build
-	$(VENV)/bin/vmscope bench startup --platform all
+	$(VENV)/bin/vmscope run
 
 test: install
 	@# exit 5 = pytest selected no tests: not a failure of the suite

@@ -142,12 +142,13 @@ def run_all(platform: str = "all", quick: bool = False, out_dir: Path = Path("vm
     run_ids = {o.name: o.run_id for o in outcomes if o.run_id}
     paths = build_report(out_dir, db, run_ids=run_ids)
     summary = {
+        "paths": paths,
         "profile": profile.name,
         "platforms": platforms,
         "unusable": unusable,
         "host": doctor["host"],
         "steps": [o.__dict__ for o in outcomes],
-        "report": str(getattr(paths, "index", paths)),
+        "report": str(paths.index_html),
         "seconds": time.monotonic() - t_start,
         "docs": docs,
     }
@@ -165,12 +166,12 @@ def run_cmd(
     """The main job: doctor, shared guest, every live bench, synthesis with the literature, report."""
     summary = run_all(platform, quick, out_dir, db)
     if json_out:
-        print_json({k: v for k, v in summary.items() if k != "docs"})
+        print_json({k: v for k, v in summary.items() if k not in ("docs", "paths")})
     else:
         from vmscope.report.terminal import terminal_summary
 
-        terminal_summary(out, db_path=db, run_ids={o["name"]: o["run_id"] for o in summary["steps"] if o["run_id"]})
-        out.print(f"\n[bold]report[/]: {summary['report']}  ({summary['seconds']:.0f} s in all)")
+        terminal_summary(summary["paths"].data, out, summary["paths"])
+        out.print(f"({summary['seconds']:.0f} s in all, profile {summary['profile']})")
     failed = [s for s in summary["steps"] if s["error"]]
     if failed:
         msgs = "\n".join(f"  {s['name']}: {s['error']}" for s in failed)
