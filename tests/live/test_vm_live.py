@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -91,8 +93,11 @@ def test_a_panicking_kernel_times_out_with_its_console_saved(qemu, guest, tmp_pa
     assert "not ready after" in str(exc.value) and "console log:" in str(exc.value)
     log = tmp_path / "qemu-pc-0.log"
     assert log.exists() and "Kernel panic" in log.read_text()
-    assert not any("qemu-system" in " ".join(p.info["cmdline"] or []) and str(tmp_path) in " ".join(
-        p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"]))
+    # workdirs live in this test session's private TMPDIR (tests/conftest.py): none may remain, nor its VMM
+    tmp = tempfile.gettempdir()
+    assert not list(Path(tmp).glob("vmscope-qemu-pc-*"))
+    assert not [p.pid for p in psutil.process_iter(["cmdline"])
+                if "qemu-system" in " ".join(p.info["cmdline"] or []) and tmp in " ".join(p.info["cmdline"] or [])]
 
 
 def test_a_vmm_killed_mid_boot_is_reported_quickly(qemu, guest):
