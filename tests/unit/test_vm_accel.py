@@ -170,3 +170,9 @@ def test_lagging_guest_clock_uses_the_receipt_time_of_run_init():
     pts = kernel_points(c)
     assert pts["kernel_start"] == 900 * MS
     assert pts["init_start"] == 3400 * MS  # not 900 + 1500
+
+
+def test_kvm_floor_probe_without_dev_kvm(monkeypatch):
+    monkeypatch.setattr(kvm_floor.os.path, "exists", lambda p: False)
+    avail = kvm_floor.driver("kvm-floor").probe()
+    assert not avail.usable and "/dev/kvm does not exist" in avail.reason

@@ -55,6 +55,8 @@ MAGIC = 0x42
 # mov al, MAGIC ; out PORT, al ; hlt
 CODE = bytes([0xB0, MAGIC, 0xE6, PORT, 0xF4])
 MAX_EXITS = 8  # the code above exits exactly twice; anything more is a failure, not a retry
+# The floor runs in-process and writes no file: its instances have no workdir (this path is never created).
+NO_WORKDIR = Path("/nonexistent/vmscope-kvm-floor")
 
 
 class _Segment(ctypes.Structure):
@@ -202,7 +204,7 @@ class FloorInstance(Instance):
     """
 
     def __init__(self, result: FloorRun):
-        super().__init__("kvm-floor", PlatformClass.floor, "kvm", Path(os.devnull))
+        super().__init__("kvm-floor", PlatformClass.floor, "kvm", NO_WORKDIR)
         self.result = result
         self.spawn_ns = result.create_ns
         self.notes.update({
