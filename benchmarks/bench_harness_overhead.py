@@ -28,7 +28,8 @@ def hyperfine_ms(argv: list[str], env: dict[str, str], runs: int, output: str) -
         out = Path(tmp) / "h.json"
         cmd = " ".join(argv)
         subprocess.run(["hyperfine", "-N", "--style", "none", "--warmup", "10", "--runs", str(runs),
-                        "--output", output, "--export-json", str(out), cmd], env=env, check=True, stdout=subprocess.DEVNULL)
+                        "--output", output, "--export-json", str(out), cmd],
+                       env=env, check=True, stdout=subprocess.DEVNULL)
         data = json.loads(out.read_text())
     return [t * 1000 for t in data["results"][0]["times"]]
 

@@ -226,8 +226,9 @@ class ResultsDB:
             run[k.removesuffix("_json")] = json.loads(run.pop(k))
         run["results"] = [json.loads(r) for (r,) in self._conn.execute(
             "SELECT result_json FROM results WHERE run_id = ? ORDER BY rowid", (rid,))]
-        run["artifacts"] = [dict(zip(("platform", "trial", "kind", "path"), a, strict=True)) for a in self._conn.execute(
-            "SELECT platform, trial, kind, path FROM artifacts WHERE run_id = ? ORDER BY rowid", (rid,))]
+        rows = self._conn.execute(
+            "SELECT platform, trial, kind, path FROM artifacts WHERE run_id = ? ORDER BY rowid", (rid,))
+        run["artifacts"] = [dict(zip(("platform", "trial", "kind", "path"), a, strict=True)) for a in rows]
         return run
 
     def samples(self, run_id: str | None = None) -> list[dict[str, Any]]:

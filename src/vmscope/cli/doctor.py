@@ -42,5 +42,6 @@ def doctor_cmd(json_out: bool = typer.Option(False, "--json", help="print JSON")
     for col in ("platform", "class", "usable", "version", "why / how"):
         t.add_column(col, overflow="fold")
     for r in doc["platforms"]:
-        t.add_row(r["id"], r["class"], "[green]yes[/]" if r["usable"] else "[red]no[/]", r["version"] or "-", r["reason"])
+        usable = "[green]yes[/]" if r["usable"] else "[red]no[/]"
+        t.add_row(r["id"], r["class"], usable, r["version"] or "-", r["reason"])
     out.print(t)

@@ -45,7 +45,8 @@ def show_cmd(run_id: str = typer.Argument("latest", help="run id, unique prefix,
     out.print(f"[bold]host[/] {h.get('hostname')}: {h.get('cpu_model')}, kernel {h.get('kernel')}", highlight=False)
     g = run["guest"]
     if g:
-        out.print(f"[bold]guest[/] kernel {g.get('kernel_version')}, initramfs {g.get('hashes', {}).get('initramfs', '')[:12]}")
+        initramfs = g.get("hashes", {}).get("initramfs", "")[:12]
+        out.print(f"[bold]guest[/] kernel {g.get('kernel_version')}, initramfs {initramfs}")
     if run["results"]:
         keys = [k for k, v in run["results"][0].items() if not isinstance(v, (dict, list))]
         t = Table()
@@ -63,7 +64,8 @@ def show_cmd(run_id: str = typer.Argument("latest", help="run id, unique prefix,
 def export_cmd(
     run_id: str = typer.Argument(None, help="run id or prefix (default: every run)"),
     fmt: str = typer.Option("json", "--format", help="json or csv"),
-    what: str = typer.Option("samples", "--what", help="samples (raw, one row per trial) or records (evidence records)"),
+    what: str = typer.Option("samples", "--what",
+                             help="samples (raw, one row per trial) or records (evidence records)"),
     db: Path = DB_OPT,
     output: Path = typer.Option(None, "--output", "-o", help="write to a file instead of stdout"),
 ) -> None:

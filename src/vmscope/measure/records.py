@@ -28,7 +28,8 @@ def conditions_text(host: dict[str, Any], guest: dict[str, Any], accel: str | No
         f"guest kernel {guest.get('kernel_version', '?')} + vmscope busybox initramfs",
     ]
     if accel:
-        parts.append(f"accel {accel}" + (" (software emulation, not comparable to KVM figures)" if accel == "tcg" else ""))
+        caveat = " (software emulation, not comparable to KVM figures)" if accel == "tcg" else ""
+        parts.append(f"accel {accel}{caveat}")
     if extra:
         parts.append(extra)
     return "; ".join(parts)
