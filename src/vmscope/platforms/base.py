@@ -11,6 +11,8 @@ import tempfile
 import threading
 import time
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -276,6 +278,16 @@ class Instance:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@contextmanager
+def stop_on_error(inst: Instance) -> Iterator[Instance]:
+    """Launch steps inside this block: if any fails (or Ctrl-C), the half-started instance is stopped."""
+    try:
+        yield inst
+    except BaseException:
+        inst.stop()
+        raise
 
 
 class Driver:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 
 from vmscope.model import PlatformClass
-from vmscope.platforms.base import Availability, Driver, Instance, Resources
+from vmscope.platforms.base import Availability, Driver, Instance, Resources, stop_on_error
 from vmscope.platforms.process import init_args
 from vmscope.platforms.util import tool_version
 
@@ -31,11 +31,8 @@ class BwrapDriver(Driver):
             "--cap-drop", "ALL",
             "/init", *init_args("container", resources),
         ]
-        try:
+        with stop_on_error(inst):
             inst.spawn(argv, cwd=inst.workdir)
-        except BaseException:
-            inst.stop()
-            raise
         return inst
 
 

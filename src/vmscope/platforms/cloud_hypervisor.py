@@ -10,11 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from vmscope.guest.protocol import kernel_cmdline
-from vmscope.model import PlatformClass
-from vmscope.platforms.base import Availability, Driver, Instance, LaunchError, Resources
+from vmscope.platforms.base import Driver, Instance, LaunchError, Resources, stop_on_error
 from vmscope.platforms.firecracker import guest_vmlinux
-from vmscope.platforms.util import tool_version
-from vmscope.platforms.vmm_bin import find_vmm
+from vmscope.platforms.vmm_bin import ExternalVmmDriver
 
 BINARY = "cloud-hypervisor"
 BIN_ENV = "VMSCOPE_CLOUD_HYPERVISOR_BIN"
@@ -38,44 +36,20 @@ def cloud_hypervisor_argv(binary: str, guest: object, resources: Resources) -> l
     ]
 
 
-class CloudHypervisorDriver(Driver):
+class CloudHypervisorDriver(ExternalVmmDriver):
     id = "cloud-hypervisor"
-    platform_class = PlatformClass.microvm
     description = "Cloud Hypervisor (command line, serial console on stdio)"
-
-    def probe(self) -> Availability:
-        from vmscope.platforms.accel import USABLE, kvm_verdict
-
-        exe, where = find_vmm(BINARY, BIN_ENV)
-        if exe is None:
-            return Availability(False, f"{BINARY} not found in {where}; it is not packaged for Debian: get a "
-                                       f"static release binary from {RELEASES} and put it on PATH or pass "
-                                       f"--cloud-hypervisor-bin", details={"download": RELEASES})
-        version = tool_version([exe, "--version"])
-        verdict = kvm_verdict()
-        if verdict["status"] != USABLE:
-            return Availability(False, f"Cloud Hypervisor needs KVM that can run Linux; KVM here is "
-                                       f"{verdict['status']}: {verdict.get('reason', '')}", version,
-                                {"binary": exe})
-        return Availability(True, f"{exe} (from {where})", version, {"binary": exe})
-
-    def accel_for(self, resources: Resources) -> str | None:
-        return "kvm"
+    binary, bin_env, releases, bin_flag, display = (BINARY, BIN_ENV, RELEASES, "--cloud-hypervisor-bin",
+                                                    "Cloud Hypervisor")
 
     def launch(self, guest: object, resources: Resources) -> Instance:
-        exe, where = find_vmm(BINARY, BIN_ENV)
-        if exe is None:
-            raise LaunchError(f"cloud-hypervisor: binary not found in {where}",
-                              hint=f"download it from {RELEASES}; pass --cloud-hypervisor-bin")
+        exe = self.binary_or_raise()
         inst = Instance(self.id, self.platform_class, "kvm", self._workdir())
-        try:
+        with stop_on_error(inst):
             argv = cloud_hypervisor_argv(exe, guest, resources)
             inst.notes.update({"kernel_image": argv[argv.index("--kernel") + 1], "kernel_format": "ELF vmlinux (PVH)",
                                "cmdline": argv[argv.index("--cmdline") + 1]})
             inst.spawn(argv, cwd=inst.workdir)
-        except BaseException:
-            inst.stop()
-            raise
         return inst
 
 

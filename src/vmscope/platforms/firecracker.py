@@ -13,10 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from vmscope.guest.protocol import kernel_cmdline
-from vmscope.model import PlatformClass
-from vmscope.platforms.base import Availability, Driver, Instance, LaunchError, Resources
-from vmscope.platforms.util import tool_version
-from vmscope.platforms.vmm_bin import find_vmm
+from vmscope.platforms.base import Driver, Instance, LaunchError, Resources, stop_on_error
+from vmscope.platforms.vmm_bin import ExternalVmmDriver
 
 BINARY = "firecracker"
 BIN_ENV = "VMSCOPE_FIRECRACKER_BIN"
@@ -61,46 +59,21 @@ def firecracker_argv(binary: str, config_path: Path) -> list[str]:
     return [binary, "--no-api", "--config-file", str(config_path)]
 
 
-class FirecrackerDriver(Driver):
+class FirecrackerDriver(ExternalVmmDriver):
     id = "firecracker"
-    platform_class = PlatformClass.microvm
     description = "Firecracker microVM (config file, serial console on stdio)"
-
-    def probe(self) -> Availability:
-        from vmscope.platforms.accel import USABLE, kvm_verdict
-
-        exe, where = find_vmm(BINARY, BIN_ENV)
-        if exe is None:
-            return Availability(False, f"{BINARY} not found in {where}; it is not packaged for Debian: get a "
-                                       f"static release binary from {RELEASES} and put it on PATH or pass "
-                                       f"--firecracker-bin", details={"download": RELEASES})
-        version = tool_version([exe, "--version"])
-        verdict = kvm_verdict()
-        if verdict["status"] != USABLE:
-            return Availability(False, f"Firecracker needs KVM that can run Linux; KVM here is "
-                                       f"{verdict['status']}: {verdict.get('reason', '')}", version,
-                                {"binary": exe})
-        return Availability(True, f"{exe} (from {where})", version, {"binary": exe})
-
-    def accel_for(self, resources: Resources) -> str | None:
-        return "kvm"
+    binary, bin_env, releases, bin_flag, display = BINARY, BIN_ENV, RELEASES, "--firecracker-bin", "Firecracker"
 
     def launch(self, guest: object, resources: Resources) -> Instance:
-        exe, where = find_vmm(BINARY, BIN_ENV)
-        if exe is None:
-            raise LaunchError(f"firecracker: binary not found in {where}",
-                              hint=f"download it from {RELEASES}; pass --firecracker-bin")
+        exe = self.binary_or_raise()
         inst = Instance(self.id, self.platform_class, "kvm", self._workdir())
-        try:
+        with stop_on_error(inst):
             config = firecracker_config(guest, resources)
             path = inst.workdir / CONFIG_FILE
             path.write_text(json.dumps(config, indent=2))
             inst.notes.update({"config_file": CONFIG_FILE, "kernel_image": config["boot-source"]["kernel_image_path"],
                                "kernel_format": "ELF vmlinux", "cmdline": config["boot-source"]["boot_args"]})
             inst.spawn(firecracker_argv(exe, path), cwd=inst.workdir)
-        except BaseException:
-            inst.stop()
-            raise
         return inst
 
 

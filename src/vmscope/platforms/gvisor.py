@@ -8,7 +8,7 @@ import shutil
 import uuid
 
 from vmscope.model import PlatformClass
-from vmscope.platforms.base import Availability, Driver, Instance, Resources
+from vmscope.platforms.base import Availability, Driver, Instance, Resources, stop_on_error
 from vmscope.platforms.oci import OciInstance
 from vmscope.platforms.oci_bundle import make_config, write_bundle
 from vmscope.platforms.process import init_args
@@ -63,7 +63,7 @@ class GvisorDriver(Driver):
         inst.container_id = f"vmscope-{uuid.uuid4().hex[:12]}"
         inst.runtime_argv = runsc_base(str(workdir / "state"), plat or "ptrace")
         inst.notes["runsc_platform"] = plat or "ptrace"
-        try:
+        with stop_on_error(inst):
             # gVisor applies its own syscall filtering to the sandbox; the OCI seccomp profile
             # would be enforced by the Sentry against the workload, keep it for parity.
             cfg = make_config(guest.rootfs, ["/init", *init_args("container", resources)], inst.container_id,
@@ -71,9 +71,6 @@ class GvisorDriver(Driver):
             write_bundle(workdir / "bundle", cfg)
             inst.spawn([*inst.runtime_argv, "run", "--bundle", str(workdir / "bundle"), inst.container_id],
                        cwd=workdir)
-        except BaseException:
-            inst.stop()
-            raise
         return inst
 
 

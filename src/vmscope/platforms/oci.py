@@ -9,7 +9,7 @@ from pathlib import Path
 
 from vmscope import host
 from vmscope.model import PlatformClass
-from vmscope.platforms.base import Availability, Driver, Instance, LaunchError, Resources
+from vmscope.platforms.base import Availability, Driver, Instance, LaunchError, Resources, stop_on_error
 from vmscope.platforms.oci_bundle import cgroup_path, make_config, write_bundle
 from vmscope.platforms.process import init_args
 from vmscope.platforms.util import run_quiet, tool_version
@@ -86,14 +86,11 @@ class OciDriver(Driver):
         cid = f"vmscope-{uuid.uuid4().hex[:12]}"
         inst.container_id = cid
         inst.runtime_argv = [self.runtime, "--root", str(workdir / "state")]
-        try:
+        with stop_on_error(inst):
             cfg = make_config(guest.rootfs, ["/init", *init_args("container", resources)], cid,
                               seccomp=resources.seccomp, cgroups=True)
             write_bundle(workdir / "bundle", cfg)
             inst.spawn([*inst.runtime_argv, "run", "--bundle", str(workdir / "bundle"), cid], cwd=workdir)
-        except BaseException:
-            inst.stop()
-            raise
         inst.notes["cgroup_mode"] = host.cgroup_mode()
         return inst
 

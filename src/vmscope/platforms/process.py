@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from vmscope.guest.protocol import init_argv
 from vmscope.model import PlatformClass
-from vmscope.platforms.base import Availability, Driver, Instance, Resources
+from vmscope.platforms.base import Availability, Driver, Instance, Resources, stop_on_error
 
 
 def init_args(env: str, resources: Resources) -> list[str]:
@@ -30,12 +30,9 @@ class ProcessDriver(Driver):
             "VMSCOPE_ROOT": str(rootfs),
             "HOME": str(inst.workdir),
         }
-        try:
+        with stop_on_error(inst):
             inst.spawn([str(busybox), "sh", str(rootfs / "init"), *init_args("process", resources)],
                        env=env, cwd=inst.workdir)
-        except BaseException:
-            inst.stop()
-            raise
         return inst
 
 

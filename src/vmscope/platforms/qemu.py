@@ -16,7 +16,7 @@ from pathlib import Path
 from vmscope.errors import UserError
 from vmscope.guest.protocol import kernel_cmdline
 from vmscope.model import PlatformClass
-from vmscope.platforms.base import Availability, Driver, Instance, LaunchError, Resources
+from vmscope.platforms.base import Availability, Driver, Instance, LaunchError, Resources, stop_on_error
 from vmscope.platforms.qmp import QmpClient
 from vmscope.platforms.util import tool_version
 
@@ -191,13 +191,10 @@ def spawn_qemu(machine: Machine, guest: object, resources: Resources, accel: str
                qemu: str = QEMU, extra_args: tuple[str, ...] = ()) -> QemuInstance:
     """Start QEMU for one instance; on any failure nothing is left behind."""
     inst = QemuInstance(machine.platform, machine.platform_class, accel, workdir)
-    try:
+    with stop_on_error(inst):
         argv, notes = qemu_argv(machine, guest, resources, accel, workdir, qemu, host_tsc_khz())
         inst.notes.update(notes)
         inst.spawn([*argv, *extra_args], cwd=workdir)
-    except BaseException:
-        inst.stop()
-        raise
     return inst
 
 
