@@ -9,14 +9,11 @@ distinct host syscalls the VMM/runtime made (strace -f -c attached from launch t
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -152,48 +149,16 @@ def count_qtree_devices(qtree: str) -> int:
     return len(qtree_devices(qtree))
 
 
-def _qmp_raw(sock_path: str, command: dict[str, Any], timeout_s: float = QMP_TIMEOUT_S) -> dict[str, Any]:
-    """One QMP command on a fresh connection (greeting, qmp_capabilities, command); events are skipped."""
-    deadline = time.monotonic() + timeout_s
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(timeout_s)
-        s.connect(sock_path)
-        f = s.makefile("rwb")
-
-        def reply() -> dict[str, Any]:
-            while time.monotonic() < deadline:
-                line = f.readline()
-                if not line:
-                    raise OSError("QMP connection closed")
-                msg = json.loads(line)
-                if "return" in msg or "error" in msg or "QMP" in msg:
-                    return msg
-            raise TimeoutError("QMP reply timed out")
-
-        reply()  # greeting
-        for cmd in ({"execute": "qmp_capabilities"}, command):
-            f.write(json.dumps(cmd).encode() + b"\n")
-            f.flush()
-            msg = reply()
-            if "error" in msg:
-                raise OSError(f"QMP error: {msg['error']}")
-        return msg
-
-
 def emulated_device_count(instance: object) -> tuple[int | None, str]:
     """Distinct emulated device models of the instance (`info qtree` over QMP), through the QEMU driver's
     client when it has one; the note lists every model with its instance count."""
     hmp_args = {"command-line": "info qtree"}
     connect = getattr(instance, "qmp", None)
+    if not callable(connect):  # platforms/qemu.py: QemuInstance.qmp() -> a connected QmpClient
+        return None, "the instance exposes no QMP socket"
     try:
-        if callable(connect):  # platforms/qemu.py: QemuInstance.qmp() -> a connected QmpClient
-            with connect() as client:
-                text = str(client.execute("human-monitor-command", hmp_args))
-        elif getattr(instance, "qmp_socket", None):
-            res = _qmp_raw(str(instance.qmp_socket), {"execute": "human-monitor-command", "arguments": hmp_args})
-            text = str(res.get("return", ""))
-        else:
-            return None, "the instance exposes no QMP socket"
+        with connect(QMP_TIMEOUT_S) as client:
+            text = str(client.execute("human-monitor-command", hmp_args))
     except (UserError, OSError, ValueError, TimeoutError) as exc:
         return None, f"QMP query failed: {exc}"
     devices = qtree_devices(text)
