@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from vmscope.cli._app import bench_app
-from vmscope.cli.benchkit import platform_class, prepare
+from vmscope.cli.benchkit import platform_class, prepare, raise_for_failures
 from vmscope.cli.common import err, out, print_json, progress_bar
 from vmscope.errors import UserError
 from vmscope.evidence.store import load_all
@@ -115,22 +115,15 @@ def run_isolation(platform: str = "all", db: Path | None = None, rubric_path: Pa
                        "probe": kind, "baseline": baseline_note, "trace": trace, "seccomp_profile": seccomp,
                        "timeout_s": timeout, "sweep_end": table.sweep_end, "excluded_syscalls": sorted(EXCLUDED),
                        "failures": {f.platform: f.error for f in failures}})
-    rows = []
     for r in results:
         row = result_row(r, rubric, records)
-        rows.append(row)
         run.results.append(row)
         run.samples.append(Sample(r.platform, r.accel, 0, "host_syscalls_reachable", row["host_syscalls_reachable"],
                                   "syscalls", {"classes": {table.name(n): c for n, c in r.inside.classes.items()}}))
         run.records.extend(_records_for(ctx, row, len(run.records)))
         if r.console_log:
             run.artifacts.append((r.platform, 0, "console_log", str(r.console_log)))
-    if results or failures:
-        ctx.db.save_run(run)
-    return {"run_id": ctx.run_id, "results": rows, "rubric": rubric.describe(), "probe": kind,
-            "baseline": baseline_note, "host": ctx.host, "guest": ctx.guest_fingerprint(), "skipped": ctx.skipped,
-            "failures": [{"platform": f.platform, "error": f.error, "console_log": str(f.console_log or "")}
-                         for f in failures]}
+    return ctx.finish(run, failures, rubric=rubric.describe(), probe=kind, baseline=baseline_note)
 
 
 def _fmt(v: Any) -> str:
@@ -191,6 +184,4 @@ def isolation_cmd(
             out.print(table)
         if any(r["accel"] == "tcg" for r in doc["results"]):
             err.print("[yellow]note[/]: accel tcg = software emulation; the guest's view does not depend on it.")
-    if doc["failures"]:
-        msgs = "\n".join(f"  {f['platform']}: {f['error']}" for f in doc["failures"])
-        raise UserError(f"{len(doc['failures'])} platform(s) failed (other results were stored):\n{msgs}")
+    raise_for_failures(doc)

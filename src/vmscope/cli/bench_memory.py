@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from vmscope.cli._app import bench_app
-from vmscope.cli.benchkit import BenchContext, prepare
+from vmscope.cli.benchkit import BenchContext, prepare, raise_for_failures
 from vmscope.cli.common import err, out, print_json, progress_bar
 from vmscope.errors import UserError
 from vmscope.measure.memory import MemoryResult, measure_memory
@@ -64,10 +64,8 @@ def run_memory(platform: str = "all", trials: int = 3, guest_mem: int = 256, ins
     run = ctx.new_run({"trials": trials, "guest_mem_mib": guest_mem, "instances": instances, "timeout_s": timeout,
                        "platforms": ctx.platforms, "skipped": ctx.skipped,
                        "failures": {f.platform: f.error for f in failures}})
-    rows = []
     for r in results:
         row = r.summary_row()
-        rows.append(row)
         run.results.append(row)
         for t in r.trials:
             for k, inst in enumerate(t.instances):
@@ -78,14 +76,7 @@ def run_memory(platform: str = "all", trials: int = 3, guest_mem: int = 256, ins
             run.samples.append(Sample(r.platform, r.accel, t.trial, "memavailable_drop_kib",
                                       t.memavailable_drop_kib, "KiB", t.as_dict()))
         run.records.extend(_records(ctx, r, row, len(run.records)))
-    for f in failures:
-        run.artifacts.append((f.platform, f.trial, "failed_console_log", str(f.console_log or "")))
-    if results or failures:
-        ctx.db.save_run(run)
-    return {"run_id": ctx.run_id, "results": rows, "host": ctx.host, "guest": ctx.guest_fingerprint(),
-            "skipped": ctx.skipped,
-            "failures": [{"platform": f.platform, "error": f.error, "console_log": str(f.console_log or "")}
-                         for f in failures]}
+    return ctx.finish(run, failures)
 
 
 def _mib(kib: float | None) -> str:
@@ -129,6 +120,4 @@ def memory_cmd(
         if policy:
             err.print(f"KSM run={policy.get('ksm_run')} pages_sharing={policy.get('ksm_pages_sharing')}; "
                       f"THP enabled={policy.get('thp_enabled')}", highlight=False)
-    if doc["failures"]:
-        msgs = "\n".join(f"  {f['platform']}: {f['error']}" for f in doc["failures"])
-        raise UserError(f"{len(doc['failures'])} platform(s) failed (other results were stored):\n{msgs}")
+    raise_for_failures(doc)

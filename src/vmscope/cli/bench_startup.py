@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from vmscope.cli._app import bench_app
-from vmscope.cli.benchkit import prepare
+from vmscope.cli.benchkit import prepare, raise_for_failures
 from vmscope.cli.common import err, out, print_json, progress_bar
 from vmscope.errors import UserError
 from vmscope.measure.records import live_record
@@ -41,10 +41,8 @@ def run_startup(platform: str = "all", trials: int = 10, warmup: int = 1, db: Pa
                        "skipped": ctx.skipped,
                        "failures": {f.platform: {"error": f.error, "console_log": str(f.console_log or "")}
                                     for f in failures}})
-    rows = []
     for i, r in enumerate(results):
         row = r.summary_row()
-        rows.append(row)
         run.results.append(row)
         for t in r.trials:
             if t.warmup:
@@ -61,14 +59,7 @@ def run_startup(platform: str = "all", trials: int = 10, warmup: int = 1, db: Pa
             samples=row["samples_ms"], db_path=str(ctx.db.path),
             notes="low/high: bootstrap 95% CI of the median; interval spawn -> guest init prints ready",
         ))
-    for f in failures:
-        run.artifacts.append((f.platform, f.trial, "failed_console_log", str(f.console_log or "")))
-    if results or failures:
-        ctx.db.save_run(run)
-    return {"run_id": ctx.run_id, "results": rows, "host": ctx.host, "guest": ctx.guest_fingerprint(),
-            "skipped": ctx.skipped,
-            "failures": [{"platform": f.platform, "error": f.error, "console_log": str(f.console_log or "")}
-                         for f in failures]}
+    return ctx.finish(run, failures)
 
 
 def startup_tables(doc: dict) -> list[Table]:
@@ -132,6 +123,4 @@ def startup_cmd(
                 err.print(f"[yellow]warning[/] {r['platform']}: {w}")
         if any(r["accel"] == "tcg" for r in doc["results"]):
             err.print("[yellow]note[/]: accel tcg = software emulation; not comparable with KVM figures.")
-    if doc["failures"]:
-        msgs = "\n".join(f"  {f['platform']}: {f['error']}" for f in doc["failures"])
-        raise UserError(f"{len(doc['failures'])} platform(s) failed (other results were stored):\n{msgs}")
+    raise_for_failures(doc)

@@ -11,6 +11,7 @@ from typing import Any
 from vmscope import __version__, host
 from vmscope.cli.common import err
 from vmscope.errors import UserError
+from vmscope.measure.failures import PlatformFailure
 from vmscope.platforms import PLATFORMS, get_driver, parse_platforms
 from vmscope.store import ResultsDB, Run, new_run_id
 
@@ -37,6 +38,25 @@ class BenchContext:
             run_id=self.run_id, bench=self.bench, command=shlex.join(["vmscope", *sys.argv[1:]]),
             vmscope_version=__version__, host=self.host, guest=self.guest_fingerprint(), params=params,
         )
+
+
+    def finish(self, run: Run, failures: list[PlatformFailure], **extra: Any) -> dict[str, Any]:
+        """Store the run (one transaction, if anything was measured or failed) and build the JSON
+        document every bench returns: run_id, results, host, guest, skipped, failures, plus extra."""
+        for f in failures:
+            run.artifacts.append((f.platform, f.trial, "failed_console_log", str(f.console_log or "")))
+        if run.results or failures:
+            self.db.save_run(run)
+        return {"run_id": self.run_id, "results": run.results, **extra, "host": self.host,
+                "guest": self.guest_fingerprint(), "skipped": self.skipped,
+                "failures": [f.as_dict() for f in failures]}
+
+
+def raise_for_failures(doc: dict[str, Any]) -> None:
+    """After printing a bench's results: a failed platform makes the command exit non-zero."""
+    if doc.get("failures"):
+        msgs = "\n".join(f"  {f['platform']}: {f['error']}" for f in doc["failures"])
+        raise UserError(f"{len(doc['failures'])} platform(s) failed (other results were stored):\n{msgs}")
 
 
 def select_platforms(spec: str, *, exclude: tuple[str, ...] = ()) -> tuple[list[str], dict[str, str]]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from vmscope.guest.probe import GUEST_PATH, probe_kind
+from vmscope.measure.failures import PlatformFailure
 from vmscope.measure.isolation import HostIdentity, InsideView, inside_view, parse_probe
 from vmscope.measure.isolation_outside import OutsideView, Tracer, emulated_device_count, outside_view
 from vmscope.platforms import PLATFORMS, get_driver
@@ -39,13 +40,6 @@ class PlatformIsolation:
     outside: OutsideView
     console_log: Path | None = None
     notes: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Failure:
-    platform: str
-    error: str
-    console_log: Path | None = None
 
 
 def guest_probe(guest: Any) -> tuple[Path | None, str]:
@@ -144,19 +138,19 @@ def measure_one(platform: str, guest: Any, resources: Resources, timeout_s: floa
 def measure_isolation(platforms: list[str], guest: Any, resources: Resources, timeout_s: float,
                       log_dir: Path | None = None, trace: bool = False,
                       progress: Callable[[str], None] | None = None,
-                      ) -> tuple[list[PlatformIsolation], list[Failure], str]:
+                      ) -> tuple[list[PlatformIsolation], list[PlatformFailure], str]:
     """Every platform in turn; a platform that fails is reported and the others still run."""
     say = progress or (lambda _m: None)
     say("host baseline sweep")
     baseline, baseline_note = host_baseline(guest)
     host = HostIdentity.of_this_host()
     results: list[PlatformIsolation] = []
-    failures: list[Failure] = []
+    failures: list[PlatformFailure] = []
     for pid in platforms:
         say(pid)
         try:
             results.append(measure_one(pid, guest, resources, timeout_s, host, baseline, log_dir, trace))
         except Exception as exc:  # one platform's failure must not lose the others' results
             log = log_dir / f"isolation-{pid}.log" if log_dir is not None else None
-            failures.append(Failure(pid, str(exc), log if log is not None and log.exists() else None))
+            failures.append(PlatformFailure(pid, str(exc), log if log is not None and log.exists() else None))
     return results, failures, baseline_note

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from vmscope.measure import smaps
+from vmscope.measure.failures import PlatformFailure
 from vmscope.measure.fleet import Fleet
 from vmscope.model import PlatformClass
 from vmscope.platforms import get_driver
@@ -210,14 +211,6 @@ def _notes(result: MemoryResult, last: InstanceMemory | None) -> list[str]:
     return notes
 
 
-@dataclass
-class MemoryFailure:
-    platform: str
-    trial: int
-    error: str
-    console_log: Path | None
-
-
 ProgressFn = Callable[[str, int], None]
 
 
@@ -249,16 +242,16 @@ class MemoryTrialError(Exception):
 
 def measure_memory(platforms: list[str], guest: object, resources: Resources, trials: int, instances: int,
                    timeout_s: float = 120.0, log_dir: Path | None = None, progress: ProgressFn | None = None,
-                   settle_s: float = SETTLE_S) -> tuple[list[MemoryResult], list[MemoryFailure]]:
+                   settle_s: float = SETTLE_S) -> tuple[list[MemoryResult], list[PlatformFailure]]:
     """Interleaved trials (A B C C B A ...); a platform that fails is dropped from the rest of the run."""
     results = {p: MemoryResult(p, None, resources.mem_mib) for p in platforms}
-    failures: dict[str, MemoryFailure] = {}
+    failures: dict[str, PlatformFailure] = {}
     for platform, trial in interleaved_order(platforms, trials):
         if platform not in failures:
             try:
                 t, accel = run_memory_trial(platform, guest, resources, trial, instances, timeout_s, log_dir, settle_s)
             except MemoryTrialError as exc:
-                failures[platform] = MemoryFailure(platform, trial, str(exc), exc.console_log)
+                failures[platform] = PlatformFailure(platform, str(exc), exc.console_log, trial)
             else:
                 results[platform].trials.append(t)
                 results[platform].accel = accel

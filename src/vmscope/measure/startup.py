@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vmscope.measure.failures import PlatformFailure
 from vmscope.measure.phases import phases_ms, timing_points
 from vmscope.platforms import get_driver
 from vmscope.platforms.base import Driver, LaunchError, Resources
@@ -27,14 +28,6 @@ class Trial:
     @property
     def warmup(self) -> bool:
         return self.trial < 0
-
-
-@dataclass
-class PlatformFailure:
-    platform: str
-    trial: int
-    error: str
-    console_log: Path | None
 
 
 @dataclass
@@ -132,7 +125,7 @@ def measure_startup(
             t = run_trial(drivers[platform], guest, resources, trial, timeout_s, log_dir)
         except LaunchError as exc:
             log = log_dir / f"{platform}-{'w' if trial < 0 else ''}{abs(trial)}.log" if log_dir else None
-            failures[platform] = PlatformFailure(platform, trial, str(exc), log if log and log.exists() else None)
+            failures[platform] = PlatformFailure(platform, str(exc), log if log and log.exists() else None, trial)
         else:
             results[platform].trials.append(t)
             results[platform].accel = t.accel
