@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import os
 import socket
 import threading
 import time
@@ -88,7 +89,11 @@ def test_faulting_instruction_is_named():
 # --- QMP client against a tiny fake server
 def serve(path, script, events=False):
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    srv.bind(str(path))
+    dirfd = os.open(path.parent, os.O_PATH | os.O_DIRECTORY)
+    try:  # like QEMU binding relative to its cwd: works whatever the length of TMPDIR
+        srv.bind(f"/proc/self/fd/{dirfd}/{path.name}")
+    finally:
+        os.close(dirfd)
     srv.listen(1)
 
     def run():
@@ -119,6 +124,16 @@ def test_qmp_execute_skips_events_and_returns_the_reply(tmp_path):
     with QmpClient(path, timeout_s=2).connect() as q:
         assert q.execute("query-status")["status"] == "running"
         assert q.events and q.events[0]["event"] == "RTC_CHANGE"
+
+
+def test_qmp_socket_under_a_very_long_directory(tmp_path):
+    deep = tmp_path / ("d" * 120)
+    deep.mkdir()
+    path = deep / "qmp.sock"
+    assert len(str(path)) > 108
+    serve(path, [{"return": {}}, {"return": {"status": "running"}}])
+    with QmpClient(path, timeout_s=5).connect() as q:
+        assert q.execute("query-status")["status"] == "running"
 
 
 def test_qmp_errors_and_timeouts_are_bounded(tmp_path):

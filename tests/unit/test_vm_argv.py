@@ -49,7 +49,7 @@ def test_common_options_console_on_stdio_qmp_and_no_reboot():
         assert opt(argv, "-serial") == "stdio" and opt(argv, "-display") == "none"
         assert "-nodefaults" in argv and "-no-reboot" in argv and "-nographic" not in argv
         assert opt(argv, "-m") == "512M" and opt(argv, "-smp") == "2"
-        assert opt(argv, "-qmp") == "unix:/w/qmp.sock,server=on,wait=off"
+        assert opt(argv, "-qmp") == "unix:qmp.sock,server=on,wait=off"  # relative to the workdir (cwd)
         append = opt(argv, "-append")
         assert "quiet" not in append.split() and "printk.time=1" in append and "console=ttyS0" in append
 

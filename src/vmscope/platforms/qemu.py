@@ -112,7 +112,8 @@ def qemu_argv(machine: Machine, guest: object, resources: Resources, accel: str,
         "-kernel", str(image),
         "-initrd", str(guest.initramfs),  # type: ignore[attr-defined]
         "-append", cmdline,
-        "-qmp", f"unix:{workdir / QMP_SOCKET},server=on,wait=off",
+        # relative to QEMU's cwd (the workdir): a long TMPDIR cannot overflow the 108-byte socket path
+        "-qmp", f"unix:{QMP_SOCKET},server=on,wait=off",
     ]
     notes = {
         "machine": machine.machine,

@@ -8,6 +8,7 @@ in between are kept in `events`, not mistaken for the reply.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import time
 from pathlib import Path
@@ -20,6 +21,19 @@ CONNECT_RETRY_S = 0.02
 
 class QmpError(UserError):
     """QMP is unreachable, timed out, or QEMU answered a command with an error."""
+
+
+def _connect_unix(sock: socket.socket, path: Path) -> None:
+    """connect() to a Unix socket whose path may exceed the 108-byte sun_path limit: go through an
+    open descriptor of its directory (/proc/self/fd/N/name is always short)."""
+    if len(os.fsencode(str(path))) < 100:
+        sock.connect(str(path))
+        return
+    dirfd = os.open(path.parent, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        sock.connect(f"/proc/self/fd/{dirfd}/{path.name}")
+    finally:
+        os.close(dirfd)
 
 
 class QmpClient:
@@ -39,7 +53,7 @@ class QmpClient:
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
             try:
                 s.settimeout(max(0.01, deadline - time.monotonic()))
-                s.connect(str(self.path))
+                _connect_unix(s, self.path)
                 break
             except OSError as exc:
                 s.close()
