@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from vmscope.guest.build import ensure_guest
@@ -32,6 +34,24 @@ def hyperfine_ms(argv: list[str], env: dict[str, str], runs: int, output: str) -
                        env=env, check=True, stdout=subprocess.DEVNULL)
         data = json.loads(out.read_text())
     return [t * 1000 for t in data["results"][0]["times"]]
+
+
+def python_direct_ms(argv: list[str], env: dict[str, str], runs: int) -> list[float]:
+    """The same spawn -> exit from Python with no harness: posix_spawn, blocking read, waitpid.
+    Separates the cost of Python itself from the cost of vmscope's non-blocking console hub."""
+    out = []
+    for _ in range(runs):
+        rd, wr = os.pipe2(os.O_CLOEXEC)
+        t0 = time.monotonic_ns()
+        pid = os.posix_spawn(argv[0], argv, env, setsid=True,
+                             file_actions=[(os.POSIX_SPAWN_DUP2, wr, 1), (os.POSIX_SPAWN_DUP2, wr, 2)])
+        os.close(wr)
+        while os.read(rd, 65536):
+            pass
+        os.waitpid(pid, 0)
+        out.append((time.monotonic_ns() - t0) / 1e6)
+        os.close(rd)
+    return out
 
 
 def vmscope_ms(guest, runs: int) -> list[float]:
@@ -56,11 +76,13 @@ def main() -> int:
     env = {"PATH": f"{rootfs / 'bin'}:/usr/bin:/bin", "VMSCOPE_BUSYBOX": str(rootfs / "bin" / "busybox")}
     # hyperfine's default sends output to /dev/null; vmscope must read the console (that is how
     # it sees "ready"), so hyperfine --output=pipe is the like-for-like reference.
-    series: dict[str, list[float]] = {"hyperfine-null": [], "hyperfine-pipe": [], "vmscope": []}
+    series: dict[str, list[float]] = {"hyperfine-null": [], "hyperfine-pipe": [], "python-direct": [],
+                                      "vmscope": []}
     per_block = args.runs // args.blocks
     for _ in range(args.blocks):
         series["hyperfine-null"] += hyperfine_ms(argv, env, per_block, "null")
         series["hyperfine-pipe"] += hyperfine_ms(argv, env, per_block, "pipe")
+        series["python-direct"] += python_direct_ms(argv, env, per_block)
         series["vmscope"] += vmscope_ms(guest, per_block)
     print(f"command: {' '.join(argv)}")
     print(f"{'tool':<16}{'n':>6}{'median ms':>12}{'p95 ms':>10}{'min ms':>10}")
@@ -68,7 +90,7 @@ def main() -> int:
         p95 = sorted(xs)[int(0.95 * (len(xs) - 1))]
         print(f"{name:<16}{len(xs):>6}{statistics.median(xs):>12.3f}{p95:>10.3f}{min(xs):>10.3f}")
     v_med = statistics.median(series["vmscope"])
-    for ref in ("hyperfine-pipe", "hyperfine-null"):
+    for ref in ("hyperfine-pipe", "hyperfine-null", "python-direct"):
         h_med = statistics.median(series[ref])
         ratio, added = v_med / h_med, v_med - h_med
         verdict = "meets" if ratio <= 1.10 and added <= 0.5 else "misses"
