@@ -25,6 +25,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
+from vmscope.report.text import studies  # noqa: E402
 from vmscope.synthesis import PooledRow  # noqa: E402
 
 PHASES = ("vmm_firmware", "runtime_setup", "kernel", "init_to_ready")  # in boot order; they sum to spawn -> ready
@@ -290,7 +291,7 @@ def _forest(family: str, all_rows: tuple[PooledRow, ...], max_studies: int) -> P
                 lines.append((f"  {s.study}", s.estimate, max(s.low, 1e-12), max(s.high, 1e-12), False))
         if len(r.studies) > max_studies:
             lines.append((f"  ... {len(r.studies) - max_studies} more studies", math.nan, math.nan, math.nan, False))
-        lines.append((f"{r.group} (pooled, {r.n_studies} studies)", r.estimate, r.low, r.high, True))
+        lines.append((f"{r.group} (pooled, {studies(r.n_studies)})", r.estimate, r.low, r.high, True))
     with _figure(7.5, max(2.0, 0.9 + 0.22 * len(lines))) as fig:
         ax = fig.add_subplot()
         ys = list(range(len(lines)))[::-1]

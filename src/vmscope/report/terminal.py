@@ -12,6 +12,7 @@ from rich.text import Text
 from vmscope.model import Metric
 from vmscope.report.data import BENCHES, METRIC_TITLES, TCG_NOTE, ReportData
 from vmscope.report.html import ReportPaths, fmt_kib, fmt_num
+from vmscope.report.text import studies
 
 _VERDICT_STYLE = {"supported": "green", "contradicted": "red", "mixed": "yellow", "insufficient": "dim"}
 
@@ -59,7 +60,7 @@ def vs_table(data: ReportData, metric: Metric) -> Table | None:
         lit = c.literature
         t.add_row(c.family + (f" @C={c.concurrency}" if (c.concurrency or 1) > 1 else ""), c.platform,
                   _accel(c.accel), fmt_num(c.live_value, c.unit),
-                  f"{fmt_num(lit.estimate, c.unit)} ({lit.n_studies} studies)" if lit else "-",
+                  f"{fmt_num(lit.estimate, c.unit)} ({studies(lit.n_studies)})" if lit else "-",
                   Text("TCG vs hardware: not like for like" if c.accel == "tcg" else "", style="yellow"))
     return t
 

@@ -1,0 +1,5 @@
+"""Small wording helpers shared by the terminal summary and the figures."""
+
+
+def studies(n: int) -> str:
+    return f"{n} study" if n == 1 else f"{n} studies"
