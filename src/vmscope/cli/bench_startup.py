@@ -118,9 +118,12 @@ def startup_cmd(
     else:
         for table in startup_tables(doc):
             out.print(table)
-        for r in doc["results"]:
+        noisy = [r for r in doc["results"] if r["warnings"]]
+        for r in noisy:
             for w in r["warnings"]:
                 err.print(f"[yellow]warning[/] {r['platform']}: {w}")
+        if noisy:
+            err.print("  the medians and their CIs stand, but spread is high: use more --trials or a quieter host")
         if any(r["accel"] == "tcg" for r in doc["results"]):
             err.print("[yellow]note[/]: accel tcg = software emulation; not comparable with KVM figures.")
     raise_for_failures(doc)

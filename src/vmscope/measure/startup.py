@@ -50,7 +50,7 @@ class StartupResult:
                 phases[name] = summarize(vals).median
         warnings = []
         if s.noisy:
-            warnings.append(f"noisy: CoV {s.cov:.0%} > 10%; use more --trials or a quieter host")
+            warnings.append(f"noisy: CoV {s.cov:.0%} > 10%")
         notes = {k: v for t in self.trials for k, v in t.notes.items()}
         return {
             "platform": self.platform,
