@@ -23,8 +23,10 @@ def test_bench_memory_runc_stores_results_and_records(guest, tmp_db, no_leaks, c
     doc = json.loads(capsys.readouterr().out)
     rows = {r["platform"]: r for r in doc["results"]}
     runc = rows["runc"]
-    for key in ("pss_kib", "uss_kib", "rss_kib", "memavailable_drop_kib", "guest_memtotal_kib"):
+    for key in ("pss_kib", "uss_kib", "rss_kib", "guest_memtotal_kib"):
         assert runc[key] is not None and runc[key] > 0, key
+    # a system-wide quantity: other programs on a shared host move it too, so only its presence is a fact
+    assert runc["memavailable_drop_kib"] is not None
     assert runc["vmm_overhead_kib"] is None  # not a VM
     assert runc["uss_kib"] <= runc["pss_kib"] <= runc["rss_kib"]
     assert {p["role"] for p in runc["processes"]} >= {"runtime"}
@@ -37,12 +39,9 @@ def test_bench_memory_runc_stores_results_and_records(guest, tmp_db, no_leaks, c
 
 def test_qemu_guest_ram_mapping_is_excluded_from_vmm_overhead(guest, no_leaks):
     require_root()
-    try:
-        avail = get_driver("qemu-microvm").probe()
-    except Exception as exc:  # the VM drivers are still being written; their probe may not work yet
-        pytest.skip(f"qemu-microvm driver not ready: {exc!r}")
+    avail = get_driver("qemu-microvm").probe()
     if not avail.usable:
-        pytest.skip(f"qemu-microvm not usable here yet: {avail.reason}")
+        pytest.skip(f"qemu-microvm cannot run here: {avail.reason}")
     trial, accel = run_memory_trial("qemu-microvm", guest, Resources(mem_mib=256, mode="hold"), 0, 1,
                                     timeout_s=180.0, log_dir=None)
     inst = trial.instances[0]
