@@ -103,3 +103,17 @@ def test_unknown_run_id(tmp_db):
         db.save_run(make_run())
         with pytest.raises(UserError):
             db.get_run("zzz")
+
+
+def test_full_disk_loses_nothing_already_stored(tmp_db):
+    with ResultsDB(tmp_db) as db:
+        db.save_run(make_run("first"))
+        # SQLite's page cap makes the file behave like a full disk: the next write fails with SQLITE_FULL
+        (pages,) = db._conn.execute("PRAGMA page_count").fetchone()
+        db._conn.execute(f"PRAGMA max_page_count = {pages}")
+        big = make_run("second", n=2000)
+        with pytest.raises(UserError) as e:
+            db.save_run(big)
+        assert "full" in str(e.value) and "nothing of this run was stored" in str(e.value)
+        assert [r["run_id"] for r in db.list_runs()] == ["first"]
+        assert len(db.samples()) == 3
