@@ -44,3 +44,21 @@ def test_save_writes_the_log(tmp_path):
     c._feed(b"abc\n", 1)
     p = c.save(tmp_path / "logs" / "x.log")
     assert p.read_bytes() == b"abc\n"
+
+
+def test_failed_spawn_leaves_no_pipe_open(tmp_path):
+    from vmscope.model import PlatformClass
+    from vmscope.platforms.base import Instance
+
+    not_exec = tmp_path / "not-executable"
+    not_exec.write_text("#!/bin/sh\n")
+    inst = Instance("process", PlatformClass.process, None, tmp_path / "work")
+    before = set(os.listdir("/proc/self/fd"))
+    try:
+        try:
+            inst.spawn([str(not_exec)])
+        except OSError:
+            pass
+        assert set(os.listdir("/proc/self/fd")) == before
+    finally:
+        inst.stop()

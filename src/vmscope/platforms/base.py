@@ -126,6 +126,11 @@ class Instance:
                 finally:
                     if old_cwd is not None:
                         os.chdir(old_cwd)
+        except BaseException:
+            # nothing was started: our ends of both pipes would otherwise leak, one per failed launch
+            os.close(w_in)
+            os.close(r_out)
+            raise
         finally:
             os.close(r_in)
             os.close(w_out)
