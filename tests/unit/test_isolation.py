@@ -255,3 +255,30 @@ def test_result_rows_headline_per_kind() -> None:
     assert row["host_syscalls_reachable"] == 0 and row["guest_syscalls_reachable"] == 2
     assert row["components"]["emulated_device_count"]["raw"] == 10
     assert row["index"] > result_row(runc, rubric, [])["index"]
+
+
+@pytest.mark.parametrize("seccomp", [True, False])
+def test_a_failed_platform_points_at_its_saved_console_log(tmp_path, monkeypatch, seccomp) -> None:
+    from types import SimpleNamespace
+
+    from vmscope.measure import isolation_run
+    from vmscope.platforms.base import LaunchError, Resources
+    from vmscope.platforms.console import Console
+
+    class NeverReady:
+        console, workdir, notes, accel = Console(), tmp_path, {}, None
+
+        def pids(self) -> list[int]:
+            return []
+
+        def wait_ready(self, timeout_s: float) -> None:
+            raise LaunchError("guest never became ready")
+
+        def stop(self) -> None:
+            pass
+
+    monkeypatch.setattr(isolation_run, "get_driver", lambda _p: SimpleNamespace(launch=lambda g, r: NeverReady()))
+    results, failures, _ = isolation_run.measure_isolation(
+        ["runc"], SimpleNamespace(rootfs=tmp_path), Resources(seccomp=seccomp), 1.0, tmp_path / "logs")
+    assert results == [] and [f.platform for f in failures] == ["runc"]
+    assert failures[0].console_log is not None and failures[0].console_log.exists()

@@ -67,6 +67,11 @@ def host_baseline(guest: Any) -> tuple[dict[int, str] | None, str]:
     return rep.sweep, "host baseline: the probe run unfiltered on the host"
 
 
+def console_log_path(log_dir: Path, platform: str, seccomp: bool) -> Path:
+    """Where measure_one saves an instance's console, so a failure can point at the same file."""
+    return log_dir / f"isolation-{platform}{'' if seccomp else '-noseccomp'}.log"
+
+
 class HostMarkers:
     """The token file and sentinel process the probe looks for; removed on exit, always."""
 
@@ -124,7 +129,7 @@ def measure_one(platform: str, guest: Any, resources: Resources, timeout_s: floa
         finally:
             if log_dir is not None:
                 log_dir.mkdir(parents=True, exist_ok=True)
-                log_path = log_dir / f"isolation-{platform}{'' if resources.seccomp else '-noseccomp'}.log"
+                log_path = console_log_path(log_dir, platform, resources.seccomp)
                 with contextlib.suppress(OSError):
                     inst.console.save(log_path)
             lines = [rest for _, rest in inst.console.all_marks(MARK_PROBE)]
@@ -151,6 +156,6 @@ def measure_isolation(platforms: list[str], guest: Any, resources: Resources, ti
         try:
             results.append(measure_one(pid, guest, resources, timeout_s, host, baseline, log_dir, trace))
         except Exception as exc:  # one platform's failure must not lose the others' results
-            log = log_dir / f"isolation-{pid}.log" if log_dir is not None else None
+            log = console_log_path(log_dir, pid, resources.seccomp) if log_dir is not None else None
             failures.append(PlatformFailure(pid, str(exc), log if log is not None and log.exists() else None))
     return results, failures, baseline_note
