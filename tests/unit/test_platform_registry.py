@@ -44,3 +44,27 @@ def test_oci_config_uses_shared_rootfs_readonly(tmp_path):
     assert "seccomp" not in make_config(tmp_path, ["/init"], "y", seccomp=False)["linux"]
     types = {n["type"] for n in cfg["linux"]["namespaces"]}
     assert {"pid", "mount", "network", "ipc", "uts"} <= types
+
+
+def test_kill_group_is_bounded_when_a_helper_left_the_group_holding_the_pipe(monkeypatch):
+    import subprocess
+    import time
+
+    import psutil
+
+    from vmscope.platforms import trial
+
+    monkeypatch.setattr(trial, "KILL_WAIT_S", 0.5)
+    token = "30.4711"  # marks the daemonised helper, to end it afterwards
+    proc = subprocess.Popen(["sh", "-c", f"setsid sleep {token} & exec sleep 30"], stdout=subprocess.PIPE,
+                            start_new_session=True)
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    try:
+        trial.kill_group(proc)
+        assert time.monotonic() - t0 < 5
+        assert proc.poll() is not None
+    finally:
+        for p in psutil.process_iter(["cmdline"]):
+            if p.info["cmdline"] == ["sleep", token]:
+                p.kill()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -16,6 +17,7 @@ from vmscope.platforms.oci_bundle import make_config, write_bundle
 from vmscope.platforms.util import run_quiet, signals_deferred
 
 TRIAL_TIMEOUT_S = 10.0
+KILL_WAIT_S = 5.0
 
 
 def _tiny_rootfs(root: Path) -> bool:
@@ -39,7 +41,14 @@ def kill_group(proc: subprocess.Popen) -> None:
             child.kill()
         except psutil.NoSuchProcess:
             pass
-    proc.communicate()
+    try:
+        proc.communicate(timeout=KILL_WAIT_S)
+    except subprocess.TimeoutExpired:
+        # a helper that left the group (a daemonised sandbox) still holds the pipe: stop reading it
+        if proc.stdout is not None:
+            proc.stdout.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(KILL_WAIT_S)
 
 
 def _children(pid: int) -> list[psutil.Process]:
