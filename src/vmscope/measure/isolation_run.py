@@ -14,7 +14,7 @@ import secrets
 import shutil
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -106,8 +106,7 @@ def measure_one(platform: str, guest: Any, resources: Resources, timeout_s: floa
                 ) -> PlatformIsolation:
     """Launch, look, stop. Raises the driver's LaunchError (with the console log saved) on failure."""
     driver = get_driver(platform)
-    res = Resources(mem_mib=resources.mem_mib, vcpus=resources.vcpus, mode="hold", probe=True,
-                    accel=resources.accel, extra_cmdline=resources.extra_cmdline, seccomp=resources.seccomp)
+    res = replace(resources, mode="hold", probe=True)
     is_vm = PLATFORMS[platform].platform_class.value in VM_CLASSES
     notes: dict[str, Any] = {}
     log_path = None
