@@ -232,7 +232,7 @@ class InsideView:
         }
 
 
-def _int_or_none(v: Any) -> int | None:
+def int_or_none(v: Any) -> int | None:
     try:
         return int(v)
     except (TypeError, ValueError):
@@ -245,7 +245,7 @@ def inside_view(rep: ProbeReport, host: HostIdentity, token: str | None,
     ident, view = rep.ident, rep.view
     kind = kernel_kind(ident, view, host)
     uname = ident.get("uname") or {}
-    seccomp = _int_or_none(view.get("seccomp"))
+    seccomp = int_or_none(view.get("seccomp"))
     user_kernel = kind is KernelKind.user_space
     filtered = seccomp == 2
     classes = {
@@ -262,14 +262,14 @@ def inside_view(rep: ProbeReport, host: HostIdentity, token: str | None,
         if ident else None,
         token_file_reachable=(token in view.get("tmp_tokens", [])) if view and token else None,
         host_processes_visible=(token in view.get("proc_tokens", [])) if view and token else None,
-        procs_visible=_int_or_none(view.get("procs_visible")),
+        procs_visible=int_or_none(view.get("procs_visible")),
         devices={k: bool(v) for k, v in (view.get("dev") or {}).items()},
         cap_eff=str(view.get("cap_eff", "")),
         cap_count=cap_count(str(view.get("cap_eff", ""))),
         seccomp_mode=seccomp,
-        seccomp_filters=_int_or_none(view.get("seccomp_filters")),
+        seccomp_filters=int_or_none(view.get("seccomp_filters")),
         uid_map=" ".join(str(view.get("uid_map", "")).split()),
-        root_is_host_root=root_is_host_root(str(view.get("uid_map", "")), _int_or_none(ident.get("euid"))),
+        root_is_host_root=root_is_host_root(str(view.get("uid_map", "")), int_or_none(ident.get("euid"))),
         sweep_done=sweep_done,
         counts=dict(Counter(classes.values())),
         classes=classes,

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from vmscope.errors import UserError
+from vmscope.measure.isolation import cap_count, int_or_none
 
 NAMESPACES = ("cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts")
 ALL_CAPS = 41  # capabilities in Linux 6.x (CAP_CHECKPOINT_RESTORE = 40 is the last)
@@ -50,13 +51,6 @@ def _status(text: str) -> dict[str, str]:
     return out
 
 
-def _int(v: str | None) -> int | None:
-    try:
-        return int(v) if v is not None else None
-    except ValueError:
-        return None
-
-
 def _ns_ids(proc: Path) -> dict[str, str]:
     ids = {}
     for ns in NAMESPACES:
@@ -75,15 +69,14 @@ def process_view(pid: int, host_ns: dict[str, str] | None = None,
         return None
     host_ns = host_ns if host_ns is not None else _ns_ids(proc_root / "self")
     mine = _ns_ids(proc)
-    cap = st.get("CapEff")
-    nnp = _int(st.get("NoNewPrivs"))
+    nnp = int_or_none(st.get("NoNewPrivs"))
     return ProcessView(
         pid=pid,
         name=st.get("Name", "?"),
-        uid=_int((st.get("Uid") or "").split()[1]) if len((st.get("Uid") or "").split()) > 1 else None,
-        cap_count=bin(int(cap, 16)).count("1") if cap else None,
-        seccomp_mode=_int(st.get("Seccomp")),
-        seccomp_filters=_int(st.get("Seccomp_filters")),
+        uid=int_or_none((st.get("Uid") or "").split()[1]) if len((st.get("Uid") or "").split()) > 1 else None,
+        cap_count=cap_count(st.get("CapEff", "")),
+        seccomp_mode=int_or_none(st.get("Seccomp")),
+        seccomp_filters=int_or_none(st.get("Seccomp_filters")),
         no_new_privs=None if nnp is None else bool(nnp),
         namespaces_unshared=sorted(ns for ns, ident in mine.items() if host_ns.get(ns) not in (None, ident)),
     )
