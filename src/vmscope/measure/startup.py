@@ -75,11 +75,16 @@ class StartupResult:
 ProgressFn = Callable[[str, int], None]
 
 
+def trial_log_path(log_dir: Path, platform: str, trial: int) -> Path:
+    """Where run_trial saves a trial's console (warm-ups as w1, w2, ...)."""
+    return log_dir / f"{platform}-{'w' if trial < 0 else ''}{abs(trial)}.log"
+
+
 def run_trial(driver: Driver, guest: object, resources: Resources, trial: int, timeout_s: float,
               log_dir: Path | None) -> Trial:
     """Launch one instance in boot mode, wait for ready and exit, stop it, return its timing points."""
     inst = driver.launch(guest, resources)
-    log_path = log_dir / f"{driver.id}-{'w' if trial < 0 else ''}{abs(trial)}.log" if log_dir else None
+    log_path = trial_log_path(log_dir, driver.id, trial) if log_dir else None
     try:
         inst.wait_ready(timeout_s)
         inst.wait_exit(timeout_s)
@@ -124,7 +129,7 @@ def measure_startup(
         try:
             t = run_trial(drivers[platform], guest, resources, trial, timeout_s, log_dir)
         except LaunchError as exc:
-            log = log_dir / f"{platform}-{'w' if trial < 0 else ''}{abs(trial)}.log" if log_dir else None
+            log = trial_log_path(log_dir, platform, trial) if log_dir else None
             failures[platform] = PlatformFailure(platform, str(exc), log if log and log.exists() else None, trial)
         else:
             results[platform].trials.append(t)
