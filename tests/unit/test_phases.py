@@ -31,3 +31,16 @@ def test_vm_and_container_phase_names():
     ct = phases_ms({"spawn": 0, "first_output": 5 * MS, "init_start": 5 * MS, "ready": 7 * MS})
     assert ct["runtime_setup"] == 5 and ct["init_to_ready"] == 2 and "kernel" not in ct
     assert "ready_to_exit" not in ct
+
+
+def test_init_mark_stands_in_when_the_kernel_never_printed_run_init():
+    from types import SimpleNamespace
+
+    from vmscope.measure.phases import timing_points
+
+    c = Console()
+    c._feed(b"[    0.100000] Linux version 6.1.0\n", 1000 * MS)
+    c._feed(b"VMSCOPE-INIT uptime_s=0.55\n", 1460 * MS)
+    inst = SimpleNamespace(console=c, timings=lambda: {"spawn": 0, "ready": 1500 * MS, "exit": None})
+    assert timing_points(inst) == {"spawn": 0, "kernel_start": 900 * MS, "init_start": 1460 * MS,
+                                   "ready": 1500 * MS}

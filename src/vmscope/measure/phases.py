@@ -45,10 +45,6 @@ def kernel_points(console: Console) -> dict[str, int]:
     if init_start is not None and init_recv is not None:
         from_stamp = best_start + init_start
         points["init_start"] = init_recv if init_recv - from_stamp > CLOCK_LAG_TOLERANCE_NS else from_stamp
-    else:
-        mark = console.mark(MARK_INIT)
-        if mark:
-            points["init_start"] = mark[0]
     return points
 
 
