@@ -111,12 +111,17 @@ class Run:
 class ResultsDB:
     def __init__(self, path: Path | None = None):
         self.path = Path(path) if path is not None else default_db_path()
+        conn = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-            self._conn.execute("PRAGMA foreign_keys = ON")
+            self._conn = conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            conn.execute("PRAGMA foreign_keys = ON")
             self._migrate()
-        except (sqlite3.Error, OSError) as exc:
+        except BaseException as exc:
+            if conn is not None:
+                conn.close()  # a refused DB (newer schema, read-only) must not keep its handle open
+            if not isinstance(exc, (sqlite3.Error, OSError)):
+                raise
             raise UserError(
                 f"cannot open the results DB {self.path}: {exc}",
                 hint="choose a writable path with --db PATH (or fix the permissions / free disk space)",

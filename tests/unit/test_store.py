@@ -69,6 +69,21 @@ def test_schema_version_is_recorded_and_newer_db_refused(tmp_db):
         ResultsDB(tmp_db)
 
 
+def test_a_refused_db_does_not_keep_its_connection_open(tmp_db, monkeypatch):
+    ResultsDB(tmp_db).close()
+    conn = sqlite3.connect(tmp_db)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.commit()
+    conn.close()
+    opened = []
+    real_connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: opened.append(real_connect(*a, **k)) or opened[-1])
+    with pytest.raises(UserError, match="newer"):
+        ResultsDB(tmp_db)
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        opened[0].execute("SELECT 1")
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere; covered by the /proc case below")
 def test_unwritable_dir_is_a_user_error(tmp_path):
     d = tmp_path / "ro"
