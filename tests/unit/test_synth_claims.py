@@ -135,3 +135,22 @@ def test_tcg_live_records_do_not_vote_on_claims() -> None:
     claim = claim.model_copy(update={"include_live": True})
     ids = [r.id for r, _ in _eligible(claim, [tcg, kvm], taxonomy())]
     assert ids == ["l-2"]
+
+
+def test_compare_across_studies_counts_no_answers_on_yes_no_families() -> None:
+    claim = _claims({
+        "id": "kernel",
+        "kind": "compare",
+        "text": "containers share the host kernel more often than microVMs",
+        "a": {"platform_class": ["container"]},
+        "b": {"platform_class": ["microvm"]},
+        "families": ["shares_host_kernel"],
+        "op": ">",
+    })
+    yes_no = dict(kind="live", metric="isolation", measure="shares_host_kernel", unit="bool", statistic="single")
+    recs = [
+        record(id="c", platform="runc", platform_class="container", value=1, run_id="r1", **yes_no),
+        record(id="m", value=0, run_id="r2", **yes_no),
+    ]
+    (r,) = evaluate(claim, recs)
+    assert r.verdict is Verdict.supported and r.record_ids == ["c", "m"]

@@ -273,9 +273,9 @@ def _across_studies(
     for (study, fam_id), cell in sides.items():
         for side, entries in cell.items():
             for rec, value in entries:
-                if value > 0:
-                    obs = Observation(rec, tax.families[fam_id], side, study, value, None)
-                    per_family[fam_id][side].append(obs)
+                fam = tax.families[fam_id]
+                if fam.is_boolean or value > 0:  # a "no" (0) is a share's data; only magnitudes need a log
+                    per_family[fam_id][side].append(Observation(rec, fam, side, study, value, None))
     for_, against, ids = 0, 0, []
     for fam_id, by_side in per_family.items():
         if not (by_side.get("a") and by_side.get("b")):
