@@ -224,9 +224,8 @@ class ResultsDB:
 
     def get_run(self, run_id: str | None) -> dict[str, Any]:
         rid = self.resolve_run(run_id)
-        row = self._conn.execute("SELECT * FROM runs WHERE run_id = ?", (rid,)).fetchone()
-        cols = [d[0] for d in self._conn.execute("SELECT * FROM runs LIMIT 0").description]
-        run = dict(zip(cols, row, strict=True))
+        cur = self._conn.execute("SELECT * FROM runs WHERE run_id = ?", (rid,))
+        run = dict(zip([d[0] for d in cur.description], cur.fetchone(), strict=True))
         for k in ("host_json", "guest_json", "params_json"):
             run[k.removesuffix("_json")] = json.loads(run.pop(k))
         run["results"] = [json.loads(r) for (r,) in self._conn.execute(
