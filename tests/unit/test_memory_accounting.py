@@ -77,3 +77,22 @@ def test_policy_state_from_a_fake_sysfs(tmp_path):
                                        ("plain", "plain")])
 def test_bracketed(text, want):
     assert memory.bracketed(text) == want
+
+
+def _inst(pss: int, overhead: int | None, guest_total: int | None) -> memory.InstanceMemory:
+    return memory.InstanceMemory("qemu-microvm", [], pss, pss - 10, pss + 10, overhead,
+                                 None if overhead is None else overhead + 5, None, guest_total, None)
+
+
+def test_summary_row_is_the_median_over_trials_of_per_instance_means():
+    trials = [memory.MemoryTrial(0, [_inst(100, 20, 1000), _inst(300, None, None)], 10_000, 9_000, {"ksm_run": 0}),
+              memory.MemoryTrial(1, [_inst(400, 30, 1000)], 10_000, 9_500, {"ksm_run": 1}),
+              memory.MemoryTrial(2, [_inst(500, None, None)], 10_000, 9_800, {"ksm_run": 1})]
+    row = memory.MemoryResult("qemu-microvm", "tcg", 256, trials).summary_row()
+    assert list(row)[:12] == ["platform", "accel", "pss_kib", "uss_kib", "rss_kib", "vmm_overhead_kib",
+                              "memavailable_drop_kib", "vmm_overhead_rss_kib", "guest_memtotal_kib",
+                              "guest_memavailable_kib", "guest_mem_mib", "processes"]
+    assert row["pss_kib"] == 400 and row["uss_kib"] == 390 and row["rss_kib"] == 410
+    assert row["vmm_overhead_kib"] == 25 and row["vmm_overhead_rss_kib"] == 30
+    assert row["memavailable_drop_kib"] == 500 and row["guest_memtotal_kib"] == 1000
+    assert row["guest_memavailable_kib"] is None and row["n_trials"] == 3 and row["ksm_thp"] == {"ksm_run": 1}

@@ -167,28 +167,23 @@ class MemoryResult:
     guest_mem_mib: int
     trials: list[MemoryTrial] = field(default_factory=list)
 
-    def _median(self, values: list[float | None]) -> float | None:
-        vals = [v for v in values if v is not None]
-        return float(statistics.median(vals)) if vals else None
-
     def series(self, attr: str) -> list[float]:
         if attr == "memavailable_drop_kib":
             return [t.memavailable_drop_kib for t in self.trials]
         return [v for v in (t.per_instance(attr) for t in self.trials) if v is not None]
 
+    def median(self, attr: str) -> float | None:
+        vals = self.series(attr)
+        return float(statistics.median(vals)) if vals else None
+
     def summary_row(self) -> dict[str, Any]:
         last = self.trials[-1].instances[0] if self.trials and self.trials[-1].instances else None
-        med = {a: self._median(self.series(a)) for a in
-               ("pss_kib", "uss_kib", "rss_kib", "vmm_overhead_kib", "memavailable_drop_kib")}
-        guest_total = self._median([t.per_instance("guest_memtotal_kib") for t in self.trials])
-        guest_avail = self._median([t.per_instance("guest_memavailable_kib") for t in self.trials])
         return {
             "platform": self.platform,
             "accel": self.accel,
-            **med,
-            "vmm_overhead_rss_kib": self._median([t.per_instance("vmm_overhead_rss_kib") for t in self.trials]),
-            "guest_memtotal_kib": guest_total,
-            "guest_memavailable_kib": guest_avail,
+            **{a: self.median(a) for a in ("pss_kib", "uss_kib", "rss_kib", "vmm_overhead_kib",
+                                           "memavailable_drop_kib", "vmm_overhead_rss_kib",
+                                           "guest_memtotal_kib", "guest_memavailable_kib")},
             "guest_mem_mib": self.guest_mem_mib,
             "processes": last.processes if last else [],
             "guest_ram_mapping": last.guest_ram_mapping if last else None,
