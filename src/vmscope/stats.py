@@ -41,8 +41,10 @@ def percentile(samples: list[float], q: float) -> float:
 def bootstrap_median_ci(samples: list[float], confidence: float = 0.95) -> tuple[float | None, float | None]:
     """Percentile-bootstrap confidence interval of the median (None with fewer than 3 samples)."""
     data = np.asarray(samples, dtype=float)
-    if data.size < 3 or np.all(data == data[0]):
-        return (float(data[0]), float(data[0])) if data.size >= 3 else (None, None)
+    if data.size < 3:
+        return None, None
+    if np.all(data == data[0]):  # no spread to resample
+        return float(data[0]), float(data[0])
     res = sps.bootstrap(
         (data,), np.median, confidence_level=confidence, n_resamples=BOOTSTRAP_RESAMPLES,
         method="percentile", rng=np.random.default_rng(BOOTSTRAP_SEED),
