@@ -165,18 +165,18 @@ def measure_scale(platforms: list[str], guest: object, resources: Resources, con
                   progress: ProgressFn | None = None) -> list[ScaleResult]:
     """Every platform, every concurrency (ascending); each sweep starts from nothing running."""
     results = []
+    stop_budget_kib = budget_mib * 1024 if budget_mib else None  # only an explicit budget stops a sweep
+    basis = "--mem-budget" if budget_mib else "host MemAvailable at the start of the sweep"
     for platform in platforms:
-        before = mem_available_kib()
-        budget = budget_mib * 1024 if budget_mib else float(before)
-        basis = "--mem-budget" if budget_mib else "host MemAvailable at the start of the sweep"
+        budget = stop_budget_kib if stop_budget_kib is not None else float(mem_available_kib())
         sweeps = []
         for c in sorted(set(concurrencies)):
             def tick(inst: Instance, c: int = c) -> None:
                 if progress:
                     progress(f"{inst.platform} C={c}")
 
-            s = run_sweep(platform, guest, resources, n, c, budget_mib * 1024 if budget_mib else None,
-                          time_limit_s, max_failures, timeout_s, log_dir, tick)
+            s = run_sweep(platform, guest, resources, n, c, stop_budget_kib, time_limit_s, max_failures, timeout_s,
+                          log_dir, tick)
             if progress:
                 for _ in range(n - s.ready):
                     progress(f"{platform} C={c} {s.stopped_by}")
