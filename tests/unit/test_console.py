@@ -3,6 +3,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from vmscope.platforms import console as con
 
 
@@ -46,19 +48,32 @@ def test_save_writes_the_log(tmp_path):
     assert p.read_bytes() == b"abc\n"
 
 
-def test_failed_spawn_leaves_no_pipe_open(tmp_path):
+def test_failed_spawn_leaves_no_pipe_open(tmp_path, monkeypatch):
     from vmscope.model import PlatformClass
-    from vmscope.platforms.base import Instance
+    from vmscope.platforms import base
 
     not_exec = tmp_path / "not-executable"
     not_exec.write_text("#!/bin/sh\n")
-    inst = Instance("process", PlatformClass.process, None, tmp_path / "work")
-    before = set(os.listdir("/proc/self/fd"))
+    inst = base.Instance("process", PlatformClass.process, None, tmp_path / "work")
+    opened: list[int] = []
+    closed: list[int] = []
+    real_pipe2, real_close = os.pipe2, os.close
+
+    def pipe2(flags: int) -> tuple[int, int]:
+        fds = real_pipe2(flags)
+        opened.extend(fds)
+        return fds
+
+    def close(fd: int) -> None:
+        closed.append(fd)
+        real_close(fd)
+
+    monkeypatch.setattr(base.os, "pipe2", pipe2)
+    monkeypatch.setattr(base.os, "close", close)
     try:
-        try:
+        with pytest.raises(OSError):
             inst.spawn([str(not_exec)])
-        except OSError:
-            pass
-        assert set(os.listdir("/proc/self/fd")) == before
+        assert len(opened) == 4 and set(opened) <= set(closed)
     finally:
+        monkeypatch.undo()
         inst.stop()
