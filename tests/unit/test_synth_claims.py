@@ -154,3 +154,24 @@ def test_compare_across_studies_counts_no_answers_on_yes_no_families() -> None:
     ]
     (r,) = evaluate(claim, recs)
     assert r.verdict is Verdict.supported and r.record_ids == ["c", "m"]
+
+
+def test_threshold_leaves_only_concurrent_startups_out() -> None:
+    rate = _claims({
+        "id": "rate",
+        "kind": "threshold",
+        "text": "one host launches at least 150 microVMs per second",
+        "subject": {"platform": ["firecracker"]},
+        "families": ["launch_rate"],
+        "op": ">=",
+        "value": 150,
+        "unit": "per_s",
+    })
+    # a launch rate is measured with launches in flight at once: that is what it is about
+    launches = record(id="lr", metric="scalability", measure="launch_rate", unit="per_s", statistic="single",
+                      value=180, concurrency=8)
+    (r,) = evaluate(rate, [launches])
+    assert r.verdict is Verdict.supported and r.record_ids == ["lr"]
+    # a startup latency under concurrent launches belongs to scalability, as in pooling
+    (r,) = evaluate(_claims(THRESHOLD), [record(id="busy", value=300, concurrency=8)])
+    assert r.verdict is Verdict.insufficient

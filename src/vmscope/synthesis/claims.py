@@ -6,6 +6,8 @@ A claims file is JSON: {"version": 1, "claims": [...]}. Two kinds of claim:
   Each (study, platform) of the subject votes once: the median of its central values is compared
   with the threshold; bounds vote only when they decide the question (an upper bound below a
   "<=" threshold supports it, a lower bound above it contradicts it; otherwise they abstain).
+  As in pooling, a startup latency taken under concurrent launches is left to the scalability
+  families; a scalability figure (a launch rate) is taken under concurrency by nature and votes.
 - compare: "<a> <op> <b>" on some families, e.g. traditional VMs boot slower than microVMs.
   Each study that measured both sides in one family votes (median of each side; the hardware
   cancels within a study). When no study measured both, the pooled intervals across studies
@@ -32,9 +34,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from vmscope import units
 from vmscope.errors import UserError
-from vmscope.model import Accel, Metric, PlatformClass, Record, Statistic
+from vmscope.model import Accel, PlatformClass, Record, Statistic
 from vmscope.synthesis.families import Family, Taxonomy, taxonomy
-from vmscope.synthesis.normalize import CENTRAL, Observation, classify, study_of, to_family_unit
+from vmscope.synthesis.normalize import (
+    CENTRAL,
+    Observation,
+    classify,
+    concurrent_startup,
+    study_of,
+    to_family_unit,
+)
 from vmscope.synthesis.pool import PooledRow, pool_cell
 
 CLAIMS_FORMAT_VERSION = 1
@@ -194,13 +203,13 @@ def _evaluate_threshold(claim: ThresholdClaim, records: list[Record], tax: Taxon
     below = claim.op in ("<", "<=")
     voters: dict[tuple[str, str], list[tuple[Record, float]]] = defaultdict(list)
     for rec, fam in _eligible(claim, records, tax):
-        if not claim.subject.matches(rec):
+        if not claim.subject.matches(rec) or (rec.statistic in CENTRAL and concurrent_startup(rec, fam)):
             continue
         value = units.convert(rec.value, rec.unit, claim.unit) if not fam.is_boolean else rec.value
         voters[(study_of(rec), rec.platform)].append((rec, value))
     for_, against, ids = 0, 0, []
     for entries in voters.values():
-        central = [(r, v) for r, v in entries if r.statistic in CENTRAL and (r.concurrency or 1) == 1]
+        central = [(r, v) for r, v in entries if r.statistic in CENTRAL]
         vote: bool | None = None
         used = central
         if central:
@@ -236,7 +245,7 @@ def _evaluate_compare(claim: CompareClaim, records: list[Record], tax: Taxonomy)
     cmp = _OPS[claim.op]
     sides: dict[tuple[str, str], dict[str, list[tuple[Record, float]]]] = defaultdict(lambda: defaultdict(list))
     for rec, fam in _eligible(claim, records, tax):
-        if rec.statistic not in CENTRAL or (fam.metric is Metric.startup_latency and (rec.concurrency or 1) > 1):
+        if rec.statistic not in CENTRAL or concurrent_startup(rec, fam):
             continue
         side = "a" if claim.a.matches(rec) else "b" if claim.b.matches(rec) else None
         if side is None:

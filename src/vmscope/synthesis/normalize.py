@@ -116,6 +116,11 @@ def classify(record: Record, tax: Taxonomy | None = None) -> tuple[Family | None
     return fam, None
 
 
+def concurrent_startup(record: Record, fam: Family) -> bool:
+    """A startup latency taken while other instances were launching too: left to the scalability families."""
+    return fam.metric is Metric.startup_latency and (record.concurrency or 1) > 1
+
+
 def to_family_unit(record: Record, fam: Family, value: float | None = None) -> float:
     v = record.value if value is None else value
     if fam.is_boolean:
@@ -138,7 +143,7 @@ def normalize(
         if rec.statistic not in CENTRAL:
             skipped.append(Skipped(rec.id, f"statistic {rec.statistic} is not a central value"))
             continue
-        if fam.metric is Metric.startup_latency and (rec.concurrency or 1) > 1:
+        if concurrent_startup(rec, fam):
             skipped.append(Skipped(rec.id, f"measured at concurrency {rec.concurrency}; see scalability"))
             continue
         value = to_family_unit(rec, fam, _central_value(rec))
