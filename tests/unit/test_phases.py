@@ -44,3 +44,20 @@ def test_init_mark_stands_in_when_the_kernel_never_printed_run_init():
     inst = SimpleNamespace(console=c, timings=lambda: {"spawn": 0, "ready": 1500 * MS, "exit": None})
     assert timing_points(inst) == {"spawn": 0, "kernel_start": 900 * MS, "init_start": 1460 * MS,
                                    "ready": 1500 * MS}
+
+
+def test_a_failed_platform_is_dropped_but_progress_still_counts_its_slots(monkeypatch):
+    from types import SimpleNamespace
+
+    from vmscope.measure import startup
+    from vmscope.platforms.base import LaunchError, Resources
+
+    def launch(guest, resources):
+        raise LaunchError("no such runtime")
+
+    monkeypatch.setattr(startup, "get_driver", lambda p: SimpleNamespace(id=p, launch=launch))
+    seen = []
+    ok, failures = startup.measure_startup(["a", "b"], None, Resources(), trials=2, warmup=1,
+                                           progress=lambda p, t: seen.append((p, t)))
+    assert ok == [] and [(f.platform, f.trial) for f in failures] == [("a", -1), ("b", -1)]
+    assert len(seen) == 6

@@ -122,18 +122,15 @@ def measure_startup(
     order = [(p, -(w + 1)) for p, w in interleaved_order(platforms, warmup)]
     order += interleaved_order(platforms, trials)
     for platform, trial in order:
-        if platform in failures:
-            if progress:
-                progress(platform, trial)
-            continue
-        try:
-            t = run_trial(drivers[platform], guest, resources, trial, timeout_s, log_dir)
-        except LaunchError as exc:
-            log = trial_log_path(log_dir, platform, trial) if log_dir else None
-            failures[platform] = PlatformFailure(platform, str(exc), log if log and log.exists() else None, trial)
-        else:
-            results[platform].trials.append(t)
-            results[platform].accel = t.accel
+        if platform not in failures:
+            try:
+                t = run_trial(drivers[platform], guest, resources, trial, timeout_s, log_dir)
+            except LaunchError as exc:
+                log = trial_log_path(log_dir, platform, trial) if log_dir else None
+                failures[platform] = PlatformFailure(platform, str(exc), log if log and log.exists() else None, trial)
+            else:
+                results[platform].trials.append(t)
+                results[platform].accel = t.accel
         if progress:
             progress(platform, trial)
     ok = [r for p, r in results.items() if p not in failures and r.samples_ms]
