@@ -119,12 +119,10 @@ def curve(points: list[DensityPoint], estimate: dict[str, Any], max_extra: int =
         return out
     line = LineFit(**estimate["fit"])
     k = estimate["measured_up_to"] * 2
-    added = 0
     targets = []
-    while k < estimate["instances"] and added < max_extra - 1:
+    while k < estimate["instances"] and len(targets) < max_extra - 1:
         targets.append(k)
         k *= 2
-        added += 1
     targets.append(estimate["instances"])
     for k in targets:
         if k <= estimate["measured_up_to"]:
