@@ -14,7 +14,7 @@ from functools import lru_cache
 from importlib import resources
 
 from vmscope import units
-from vmscope.model import Metric, PlatformClass, Record
+from vmscope.model import Metric, PlatformClass
 from vmscope.units import Dimension
 
 
@@ -49,17 +49,6 @@ class Taxonomy:
             if not classes or cls in classes:
                 return self.families[fam_id]
         return None
-
-    def family_of_record(self, record: Record) -> Family | None:
-        fam = self.family_of(record.measure, record.platform_class)
-        if fam is None or fam.metric != record.metric:
-            return None
-        if units.dimension(record.unit) is not fam.dimension:
-            return None
-        return fam
-
-    def for_metric(self, metric: Metric) -> list[Family]:
-        return [f for f in self.families.values() if f.metric == metric]
 
 
 def build_taxonomy(doc: dict) -> Taxonomy:

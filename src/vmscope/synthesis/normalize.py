@@ -26,7 +26,6 @@ from vmscope.model import Accel, Metric, Record, Statistic
 from vmscope.synthesis.families import Family, Taxonomy, taxonomy
 
 CENTRAL = frozenset({Statistic.mean, Statistic.median, Statistic.p50, Statistic.single, Statistic.approx})
-BOUNDS = frozenset({Statistic.upper_bound, Statistic.lower_bound})
 
 
 class GroupBy(StrEnum):
