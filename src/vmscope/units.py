@@ -30,9 +30,12 @@ class Unit:
     def format(self, value: float) -> str:
         if self.dimension is Dimension.boolean:
             return "yes" if value else "no"
-        if abs(value) >= 100 or float(value).is_integer():
-            return f"{value:,.0f} {self.symbol}".strip()
-        return f"{value:.3g} {self.symbol}".strip()
+        return f"{number(value)} {self.symbol}".strip()
+
+
+def number(value: float) -> str:
+    """A figure for display, without unit: whole or >= 100 with thousands separators, else 3 significant digits."""
+    return f"{value:,.0f}" if abs(value) >= 100 or float(value).is_integer() else f"{value:.3g}"
 
 
 BASE_UNIT: dict[Dimension, str] = {

@@ -49,3 +49,8 @@ def test_best_unit_and_units_of() -> None:
     assert units.best_unit(2048, Dimension.memory) == "MiB"
     assert units.best_unit(0.5, Dimension.time) == "us"
     assert units.units_of(Dimension.rate)[0] == "per_s"
+
+
+def test_number_and_format_share_one_rule() -> None:
+    assert units.number(1234.5) == "1,234" and units.number(2.0) == "2" and units.number(0.01234) == "0.0123"
+    assert units.fmt(1234.5, "ms") == "1,234 ms" and units.fmt(3, "count") == "3"

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from vmscope import units
 from vmscope.errors import UserError
 from vmscope.report.data import BENCHES, METRIC_TITLES, TCG_NOTE, ReportData
 
@@ -43,7 +44,7 @@ def cell(value: Any) -> Any:
 def _num(v: Any) -> str:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return "-" if v is None else md(v)
-    return f"{v:,.0f}" if abs(v) >= 100 or float(v).is_integer() else f"{v:.3g}"
+    return units.number(v)
 
 
 def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> Path:

@@ -84,7 +84,7 @@ def fmt_num(value: Any, unit: str | None = None) -> str:
         return f"{value:.0f} %"
     if unit and unit in units.UNITS:
         return units.fmt(value, unit)
-    return f"{value:,.0f}" if abs(value) >= 100 or float(value).is_integer() else f"{value:.3g}"
+    return units.number(value)
 
 
 def fmt_kib(value: Any) -> str:
