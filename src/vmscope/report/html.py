@@ -22,6 +22,7 @@ from vmscope.errors import UserError
 from vmscope.model import Metric, Record
 from vmscope.report import plots
 from vmscope.report.data import BENCHES, METRIC_TITLES, TCG_NOTE, ReportData, collect
+from vmscope.report.text import studies
 from vmscope.synthesis.families import taxonomy
 
 # Section anchors, in page order (the navigation and the browser test use these ids).
@@ -109,7 +110,8 @@ def _env() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(num=fmt_num, kib=fmt_kib, safe_url=safe_url, label=plots.label, sort_num=sort_num)
+    env.filters.update(num=fmt_num, kib=fmt_kib, safe_url=safe_url, label=plots.label, sort_num=sort_num,
+                       studies=studies)
     return env
 
 

@@ -1,4 +1,4 @@
-"""Small wording helpers shared by the terminal summary and the figures."""
+"""Small wording helpers shared by the terminal summary, the HTML page and the figures."""
 
 
 def studies(n: int) -> str:
