@@ -68,3 +68,15 @@ def test_kill_group_is_bounded_when_a_helper_left_the_group_holding_the_pipe(mon
         for p in psutil.process_iter(["cmdline"]):
             if p.info["cmdline"] == ["sleep", token]:
                 p.kill()
+
+
+def test_a_tool_version_is_asked_once_per_process(tmp_path):
+    from vmscope.platforms.util import tool_version
+
+    count = tmp_path / "count"
+    tool = tmp_path / "tool"
+    tool.write_text(f"#!/bin/sh\necho run >> {count}\necho 'tool 1.2'\n")
+    tool.chmod(0o755)
+    assert tool_version([str(tool), "--version"]) == "tool 1.2"
+    assert tool_version([str(tool), "--version"]) == "tool 1.2"
+    assert count.read_text().count("run") == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import uuid
@@ -59,6 +60,15 @@ def _cgroup_roots() -> list[Path]:
     return [p for p in CGROUP_ROOT.iterdir() if p.is_dir()]
 
 
+@functools.cache
+def trial_verdict(runtime: str) -> tuple[bool, str]:
+    """Try it for real, once per process (every bench of `vmscope run` probes its platforms again):
+    a runtime can be installed and still unable to run here."""
+    from vmscope.platforms.trial import trial_run
+
+    return trial_run(runtime)
+
+
 class OciDriver(Driver):
     platform_class = PlatformClass.container
 
@@ -74,10 +84,7 @@ class OciDriver(Driver):
         version = tool_version([exe, "--version"])
         if os.geteuid() != 0:
             return Availability(False, f"{self.runtime} needs root for a rootful OCI container", version)
-        # Try it for real: a runtime can be installed and still unable to run here.
-        from vmscope.platforms.trial import trial_run
-
-        ok, why = trial_run(self.id)
+        ok, why = trial_verdict(self.runtime)
         return Availability(ok, why, version)
 
     def launch(self, guest, resources: Resources) -> Instance:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import signal
 import subprocess
 import threading
@@ -10,7 +11,15 @@ from contextlib import contextmanager
 
 
 def tool_version(argv: list[str], timeout_s: float = 10.0) -> str | None:
-    """First non-empty line of `tool --version`, or None when it cannot run."""
+    """First non-empty line of `tool --version`, or None when it cannot run.
+
+    Asked once per process: the host fingerprint and every probe of a platform want the same line.
+    """
+    return _tool_version(tuple(argv), timeout_s)
+
+
+@functools.cache
+def _tool_version(argv: tuple[str, ...], timeout_s: float) -> str | None:
     try:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s)
     except (OSError, subprocess.TimeoutExpired):
