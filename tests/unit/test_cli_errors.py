@@ -32,3 +32,16 @@ def test_usage_error_exit_code(capsys):
 def test_results_on_empty_db(capsys, tmp_db):
     assert main(["results", "show", "--db", str(tmp_db)]) == 1
     assert "no runs stored" in capsys.readouterr().err
+
+
+def test_run_splits_platforms_by_the_doctor_rows_without_probing_again():
+    import pytest
+
+    from vmscope.cli import run
+    from vmscope.errors import UserError
+
+    doctor = {"platforms": [{"id": "process", "usable": True, "reason": "always"},
+                            {"id": "runc", "usable": False, "reason": "no runc"}]}
+    assert run._usable("process", doctor) == (["process"], {})
+    with pytest.raises(UserError, match="runc: no runc"):
+        run._usable("process,runc", doctor)

@@ -13,7 +13,7 @@ import typer
 from vmscope.cli._app import app
 from vmscope.cli.common import err, out, print_json
 from vmscope.errors import UserError
-from vmscope.platforms import PLATFORMS, get_driver, parse_platforms
+from vmscope.platforms import PLATFORMS, parse_platforms
 
 # Platforms that boot a Linux guest: under TCG each boot costs seconds of CPU, so sweeps keep them small.
 _VM_CLASSES = {"traditional_vm", "microvm"}
@@ -49,15 +49,16 @@ class StepOutcome:
     skipped: str | None = None
 
 
-def _usable(platform_spec: str) -> tuple[list[str], dict[str, str]]:
+def _usable(platform_spec: str, doctor: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
+    """Split the chosen platforms by the doctor's verdicts (it has just probed every one)."""
     usable, unusable = [], {}
     explicit = platform_spec.strip() != "all"
+    probed = {row["id"]: row for row in doctor["platforms"]}
     for pid in parse_platforms(platform_spec):
-        avail = get_driver(pid).probe()
-        if avail.usable:
+        if probed[pid]["usable"]:
             usable.append(pid)
         else:
-            unusable[pid] = avail.reason
+            unusable[pid] = probed[pid]["reason"]
     if explicit and unusable:
         why = "; ".join(f"{p}: {r}" for p, r in unusable.items())
         raise UserError(f"cannot run on this host: {why}", hint="see `vmscope doctor`; leave them out of --platform")
@@ -103,7 +104,7 @@ def run_all(platform: str = "all", quick: bool = False, out_dir: Path = Path("vm
 
     err.rule("[bold]doctor")
     doctor = doctor_report()
-    platforms, unusable = _usable(platform)
+    platforms, unusable = _usable(platform, doctor)
     for pid, why in unusable.items():
         err.print(f"[yellow]skip[/] {pid}: {why}", highlight=False)
     err.print(f"platforms: {', '.join(platforms)}", highlight=False)
