@@ -52,11 +52,6 @@ class SetupHeader:
         return (self.setup_sects + 1) * 512
 
 
-def is_elf(path: Path) -> bool:
-    with path.open("rb") as f:
-        return f.read(4) == ELF_MAGIC
-
-
 def is_bzimage(data: bytes) -> bool:
     return len(data) >= _OFF_HDRS + 4 and data[_OFF_HDRS : _OFF_HDRS + 4] == HDRS_MAGIC
 

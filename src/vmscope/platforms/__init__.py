@@ -63,7 +63,7 @@ def get_driver(platform_id: str) -> Driver:
     return mod.driver(platform_id)
 
 
-def parse_platforms(spec: str, *, usable_only_for_all: bool = True) -> list[str]:
+def parse_platforms(spec: str) -> list[str]:
     """'all' or a comma list -> platform ids (unknown ids are an error naming them)."""
     spec = spec.strip()
     if spec == "all":
