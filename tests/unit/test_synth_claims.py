@@ -175,3 +175,10 @@ def test_threshold_leaves_only_concurrent_startups_out() -> None:
     # a startup latency under concurrent launches belongs to scalability, as in pooling
     (r,) = evaluate(_claims(THRESHOLD), [record(id="busy", value=300, concurrency=8)])
     assert r.verdict is Verdict.insufficient
+
+
+def test_synthesize_without_rankings_pools_the_same_table() -> None:
+    recs = [record(id="a", value=100), record(id="b", value=200, source={"key": "s2"})]
+    full = synthesize(recs, claims=[], draws=10)
+    table_only = synthesize(recs, claims=[], rank=False)
+    assert table_only.rankings == {} and table_only.table == full.table

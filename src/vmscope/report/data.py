@@ -79,8 +79,8 @@ class ReportData:
     db_path: str | None
     runs: dict[str, dict[str, Any]]  # bench -> stored run (ResultsDB.get_run)
     live_records: list[Record]
-    literature: SynthesisResult
-    combined: SynthesisResult
+    literature: SynthesisResult  # published records only; with live records, its table alone is filled
+    combined: SynthesisResult  # published + live: the claims and rankings shown
     comparisons: list[Comparison]
     records_by_id: dict[str, Record]
     problems: list[str] = field(default_factory=list)  # runs that could not be read, and why
@@ -191,8 +191,12 @@ def collect(
     runs, problems = latest_runs(db_path, run_ids)
     live: list[Record] = [rec for bench in BENCHES if bench in runs for rec in runs[bench].get("records", [])]
     pub = load_all() if published is None else published
-    literature = synthesize(pub)
-    combined = synthesize(pub, extra=live) if live else literature
+    if live:
+        # claims and rankings are shown from `combined`; the literature view only needs its table
+        literature = synthesize(pub, claims=[], rank=False)
+        combined = synthesize(pub, extra=live)
+    else:
+        literature = combined = synthesize(pub)
     by_id = {r.id: r for r in pub}
     by_id.update({r.id: r for r in live})
     return ReportData(

@@ -90,18 +90,19 @@ def synthesize(
     extra: list[Record] | None = None,
     reference: str | None = None,
     draws: int = 1000,
+    rank: bool = True,
 ) -> SynthesisResult:
     """Pool `records` (+ `extra`, e.g. live records) per group and family, score, rank and check claims.
 
-    `profile` limits the rankings to one profile (default: all). `claims` defaults to the shipped
-    claims file.
+    `profile` limits the rankings to one profile (default: all); `rank=False` skips them (they are
+    most of the cost). `claims` defaults to the shipped claims file.
     """
     by = GroupBy(by)
     every = list(records) + list(extra or [])
     observations, skipped = normalize(every, by)
     table = pool(observations)
     scores = metric_scores(table)
-    names = [profile] if profile else list(PROFILES)
+    names = ([profile] if profile else list(PROFILES)) if rank else []
     rankings = {name: rank_profile(scores, name, draws=draws) for name in names}
     claim_results = evaluate(claims if claims is not None else load_claims(), every)
     return SynthesisResult(
