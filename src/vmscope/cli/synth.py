@@ -14,7 +14,7 @@ from vmscope import units
 from vmscope.cli._app import app
 from vmscope.errors import UserError
 from vmscope.evidence import load_all
-from vmscope.model import Record
+from vmscope.store import load_live_records
 from vmscope.synthesis import PROFILES, GroupBy, SynthesisResult, synthesize
 from vmscope.synthesis.claims import Verdict, load_claims
 
@@ -24,17 +24,6 @@ _VERDICT_STYLE = {
     Verdict.mixed: "yellow",
     Verdict.insufficient: "dim",
 }
-
-
-def _live_records(db: Path | None) -> list[Record]:
-    try:
-        from vmscope.store import load_live_records  # type: ignore[attr-defined]
-    except ImportError as exc:
-        raise UserError(
-            f"live results are unavailable in this installation ({exc})",
-            hint="run without --include-live, or run `vmscope bench ...` first once the results store exists",
-        ) from None
-    return list(load_live_records(db))
 
 
 def _num(value: float, unit: str) -> str:
@@ -111,7 +100,7 @@ def synth_cmd(
         raise UserError(f"unknown profile {profile!r}", hint=f"choose one of: {', '.join(PROFILES)}")
     claims = load_claims(claims_file)
     records = load_all()
-    extra = _live_records(db) if include_live else []
+    extra = load_live_records(db) if include_live else []
     if peer_reviewed_only:
         from vmscope.synthesis.pool import SENSITIVITY_EXCLUDED
 
