@@ -23,10 +23,15 @@ class OciInstance(Instance):
     container_id: str
 
     def _cleanup(self) -> None:
-        base = self.runtime_argv
-        run_quiet([*base, "kill", self.container_id, "KILL"], timeout_s=5)
-        run_quiet([*base, "delete", "-f", self.container_id], timeout_s=10)
-        remove_cgroup_dirs(self.container_id)
+        remove_container(self.runtime_argv, self.container_id)
+
+
+def remove_container(runtime_argv: list[str], container_id: str, *, cgroups: bool = True) -> None:
+    """Kill and delete a container the runtime may still know, then its cgroup directories."""
+    run_quiet([*runtime_argv, "kill", container_id, "KILL"], timeout_s=5)
+    run_quiet([*runtime_argv, "delete", "-f", container_id], timeout_s=10)
+    if cgroups:
+        remove_cgroup_dirs(container_id)
 
 
 def remove_cgroup_dirs(container_id: str) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 
 from vmscope.platforms.oci_bundle import make_config, write_bundle
-from vmscope.platforms.util import run_quiet, signals_deferred
+from vmscope.platforms.util import signals_deferred
 
 TRIAL_TIMEOUT_S = 10.0
 KILL_WAIT_S = 5.0
@@ -61,7 +61,7 @@ def _children(pid: int) -> list[psutil.Process]:
 def trial_run(platform_id: str, runsc_platform: str | None = None) -> tuple[bool, str]:
     """Run `/bin/busybox true` in a container; (worked, why-not or how)."""
     from vmscope.platforms.gvisor import runsc_base
-    from vmscope.platforms.oci import remove_cgroup_dirs
+    from vmscope.platforms.oci import remove_container
 
     tmp = Path(tempfile.mkdtemp(prefix=f"vmscope-trial-{platform_id}-"))
     proc: subprocess.Popen | None = None
@@ -95,8 +95,5 @@ def trial_run(platform_id: str, runsc_platform: str | None = None) -> tuple[bool
         with signals_deferred():
             if proc is not None and proc.poll() is None:
                 kill_group(proc)
-            run_quiet([*base, "kill", cid, "KILL"], timeout_s=5)
-            run_quiet([*base, "delete", "-f", cid], timeout_s=10)
-            if platform_id != "gvisor":
-                remove_cgroup_dirs(cid)
+            remove_container(base, cid, cgroups=platform_id != "gvisor")
             shutil.rmtree(tmp, ignore_errors=True)
