@@ -11,8 +11,7 @@ from pathlib import Path
 
 from vmscope.guest.protocol import kernel_cmdline
 from vmscope.platforms.base import Driver, Instance, LaunchError, Resources, stop_on_error
-from vmscope.platforms.firecracker import guest_vmlinux
-from vmscope.platforms.vmm_bin import ExternalVmmDriver
+from vmscope.platforms.vmm_bin import ExternalVmmDriver, guest_vmlinux
 
 BINARY = "cloud-hypervisor"
 BIN_ENV = "VMSCOPE_CLOUD_HYPERVISOR_BIN"

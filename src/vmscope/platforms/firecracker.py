@@ -14,7 +14,7 @@ from typing import Any
 
 from vmscope.guest.protocol import kernel_cmdline
 from vmscope.platforms.base import Driver, Instance, LaunchError, Resources, stop_on_error
-from vmscope.platforms.vmm_bin import ExternalVmmDriver
+from vmscope.platforms.vmm_bin import ExternalVmmDriver, guest_vmlinux
 
 BINARY = "firecracker"
 BIN_ENV = "VMSCOPE_FIRECRACKER_BIN"
@@ -24,15 +24,6 @@ MAX_VCPUS = 32  # Firecracker's limit
 # Firecracker has no ACPI power-off on x86: the guest's poweroff ends in a reboot, and `reboot=k`
 # (keyboard-controller reset) is what makes Firecracker exit on it.
 PLATFORM_CMDLINE = "reboot=k"
-
-
-def guest_vmlinux(guest: object) -> Path:
-    vmlinux = getattr(guest, "vmlinux", None)
-    if vmlinux is None:
-        why = getattr(guest, "vmlinux_error", None) or "the guest has no extracted vmlinux"
-        raise LaunchError(f"this VMM boots an uncompressed ELF vmlinux, and none is available: {why}",
-                          hint="rebuild the guest (`vmscope guest build --force`) or give an ELF kernel")
-    return Path(vmlinux)
 
 
 def firecracker_config(guest: object, resources: Resources) -> dict[str, Any]:

@@ -1,9 +1,11 @@
-"""Locating a VMM binary that is not a Debian package (Firecracker, Cloud Hypervisor)."""
+"""What the VMMs that are not Debian packages share (Firecracker, Cloud Hypervisor): finding the binary,
+probing it, and the ELF vmlinux they boot."""
 
 from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 from typing import ClassVar
 
 from vmscope.model import PlatformClass
@@ -21,6 +23,16 @@ def find_vmm(name: str, env_var: str) -> tuple[str | None, str]:
         return None, f"${env_var}={given} (not an executable file)"
     found = shutil.which(name)
     return found, "PATH" if found else f"PATH (and ${env_var} is not set)"
+
+
+def guest_vmlinux(guest: object) -> Path:
+    """The ELF vmlinux these VMMs boot, or a LaunchError saying why the guest has none."""
+    vmlinux = getattr(guest, "vmlinux", None)
+    if vmlinux is None:
+        why = getattr(guest, "vmlinux_error", None) or "the guest has no extracted vmlinux"
+        raise LaunchError(f"this VMM boots an uncompressed ELF vmlinux, and none is available: {why}",
+                          hint="rebuild the guest (`vmscope guest build --force`) or give an ELF kernel")
+    return Path(vmlinux)
 
 
 class ExternalVmmDriver(Driver):
