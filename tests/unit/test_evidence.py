@@ -81,3 +81,13 @@ def test_show_and_list_cli(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["evidence", "list", "--json", "--class", "unikernel"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert listed and all(r["platform_class"] == "unikernel" for r in listed)
+
+
+def test_unreadable_path_is_a_problem_not_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "records.jsonl"
+    folder.mkdir()
+    (problem,) = evidence.parse_file(folder).problems
+    assert str(problem).startswith(f"{folder}:1: cannot read")
+    assert main(["evidence", "validate", str(folder)]) == 1
+    assert main(["evidence", "import", str(folder)]) == 1
+    assert "cannot read" in capsys.readouterr().err

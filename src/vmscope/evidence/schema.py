@@ -149,6 +149,8 @@ def parse_file(path: Path) -> ParseResult:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         return ParseResult(problems=[Problem(str(path), 1, f"not UTF-8 text: {exc.reason}")])
+    except OSError as exc:  # a directory, no permission: a problem with the file, like any other
+        return ParseResult(problems=[Problem(str(path), 1, f"cannot read: {exc.strerror or exc}")])
     return parse_text(text, str(path))
 
 
