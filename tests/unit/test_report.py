@@ -88,6 +88,12 @@ def test_tcg_is_labeled_and_never_shown_as_kvm(html: str, full: ReportPaths) -> 
     assert "[tcg]" in html
 
 
+def test_summary_marks_tcg_platforms(html: str) -> None:
+    summary = html.split('<section id="summary">', 1)[1].split("</section>", 1)[0]
+    assert 'qemu-q35 <span class="badge tcg"' in summary
+    assert 'runc <span class="badge' not in summary
+
+
 def test_comparison_pairs_live_with_literature_of_the_same_class(full: ReportPaths) -> None:
     data = full.data
     assert data is not None
