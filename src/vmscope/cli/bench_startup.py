@@ -106,11 +106,10 @@ def startup_cmd(
                                                                       cloud_hypervisor_bin)):
         if path is not None:
             os.environ[var] = str(path)
-    if accel not in (None, "kvm", "tcg"):
-        raise UserError(f"unknown accelerator {accel!r}", hint="use --accel kvm or --accel tcg")
-    if accel == "kvm" and any(p.startswith("qemu-") for p in parse_platforms(platform)):
-        from vmscope.platforms.accel import resolve_accel
+    from vmscope.platforms.accel import check_accel, resolve_accel
 
+    check_accel(accel)
+    if accel == "kvm" and any(p.startswith("qemu-") for p in parse_platforms(platform)):
         resolve_accel("kvm")  # a forced KVM that cannot boot Linux here fails before anything runs
     doc = run_startup(platform, trials, warmup, db, guest_mem, vcpus, accel, timeout, show_progress=True)
     if json_out:

@@ -165,13 +165,18 @@ def _tmpdir() -> Path:
     return Path(tempfile.mkdtemp(prefix="vmscope-kvm-trial-"))
 
 
+def check_accel(requested: str | None) -> None:
+    """--accel takes kvm, tcg or nothing (auto)."""
+    if requested not in (None, "kvm", "tcg"):
+        raise UserError(f"unknown accelerator {requested!r}", hint="use --accel kvm or --accel tcg")
+
+
 def resolve_accel(requested: str | None, guest: object | None = None) -> str:
     """The accelerator to use: tcg if asked; kvm if asked and KVM can run Linux here (else an error);
     by default kvm only when the verdict says usable, otherwise tcg — never silently."""
+    check_accel(requested)
     if requested == "tcg":
         return "tcg"
-    if requested not in (None, "kvm"):
-        raise UserError(f"unknown accelerator {requested!r}", hint="use --accel kvm or --accel tcg")
     verdict = kvm_verdict(guest)
     if verdict["status"] == USABLE:
         return "kvm"
@@ -190,5 +195,5 @@ def verdict_summary(verdict: dict[str, Any]) -> dict[str, Any]:
     return {k: verdict[k] for k in keys if k in verdict}
 
 
-__all__ = ["ABSENT", "CANNOT_RUN_LINUX", "UNTESTED", "USABLE", "kvm_verdict", "resolve_accel",
+__all__ = ["ABSENT", "CANNOT_RUN_LINUX", "UNTESTED", "USABLE", "check_accel", "kvm_verdict", "resolve_accel",
            "try_kvm", "verdict_summary"]
