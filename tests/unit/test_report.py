@@ -73,6 +73,11 @@ def test_hostile_text_is_escaped_everywhere(html: str, full: ReportPaths) -> Non
     assert cell("=HYPERLINK(1)") == "'=HYPERLINK(1)" and cell(-3) == -3
 
 
+def test_markdown_cells_carry_no_links_images_or_cell_breaks() -> None:
+    assert md("![x](https://t.example/p.png)") == "!\\[x\\](https://t.example/p.png)"
+    assert md("a\\|b") == "a\\\\\\|b"  # a backslash in the text cannot un-escape the pipe
+
+
 def test_tcg_is_labeled_and_never_shown_as_kvm(html: str, full: ReportPaths) -> None:
     assert "software emulation" in html
     assert html.count('class="badge tcg"') >= 6

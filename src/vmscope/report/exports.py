@@ -1,6 +1,6 @@
 """Markdown and CSV beside index.html: the same numbers, for diffing, spreadsheets and pull requests.
 
-Evidence text stays inert here too: Markdown cells have HTML and table syntax escaped, and CSV
+Evidence text stays inert here too: Markdown cells have HTML, link and table syntax escaped, and CSV
 text cells that a spreadsheet would run as a formula get a leading apostrophe.
 """
 
@@ -25,9 +25,11 @@ _LIVE_COLUMNS = [
 
 
 def md(text: Any) -> str:
-    """A Markdown table cell that renders as the text it is (no HTML, no cell breaks)."""
+    """A Markdown table cell that renders as the text it is (no HTML, no links or images, no cell breaks)."""
     s = "" if text is None else str(text)
-    for a, b in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|"), ("\r", " "), ("\n", " ")):
+    # the backslash first, so text cannot un-escape the pipe that follows it
+    for a, b in (("\\", "\\\\"), ("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|"), ("[", "\\["),
+                 ("]", "\\]"), ("\r", " "), ("\n", " ")):
         s = s.replace(a, b)
     return s
 
