@@ -32,6 +32,10 @@ class PlatformClass(StrEnum):
     floor = "floor"
 
 
+# Classes whose instances boot their own guest kernel (the VMs): accelerator-dependent, have guest RAM.
+VM_CLASSES = frozenset({PlatformClass.traditional_vm, PlatformClass.microvm})
+
+
 class Metric(StrEnum):
     startup_latency = "startup_latency"
     memory_footprint = "memory_footprint"

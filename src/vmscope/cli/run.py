@@ -13,10 +13,8 @@ import typer
 from vmscope.cli._app import app
 from vmscope.cli.common import err, out, print_json
 from vmscope.errors import UserError
+from vmscope.model import VM_CLASSES
 from vmscope.platforms import PLATFORMS, parse_platforms
-
-# Platforms that boot a Linux guest: under TCG each boot costs seconds of CPU, so sweeps keep them small.
-_VM_CLASSES = {"traditional_vm", "microvm"}
 
 
 @dataclass(frozen=True)
@@ -68,7 +66,7 @@ def _usable(platform_spec: str, doctor: dict[str, Any]) -> tuple[list[str], dict
 
 
 def _is_vm(pid: str) -> bool:
-    return PLATFORMS[pid].platform_class.value in _VM_CLASSES
+    return PLATFORMS[pid].platform_class in VM_CLASSES
 
 
 def _step(name: str, fn: Callable[[], dict[str, Any]], outcomes: list[StepOutcome]) -> dict[str, Any] | None:

@@ -22,13 +22,13 @@ from vmscope.guest.probe import GUEST_PATH, probe_kind
 from vmscope.measure.failures import PlatformFailure
 from vmscope.measure.isolation import HostIdentity, InsideView, inside_view, parse_probe
 from vmscope.measure.isolation_outside import OutsideView, Tracer, emulated_device_count, outside_view
+from vmscope.model import VM_CLASSES
 from vmscope.platforms import PLATFORMS, get_driver
 from vmscope.platforms.base import Resources
 from vmscope.platforms.console import MARK_PROBE
 
 TOKEN_DIR = Path("/tmp")  # the probe looks exactly here (guest/files/probe.c)
 BASELINE_TIMEOUT_S = 120.0
-VM_CLASSES = ("traditional_vm", "microvm")
 
 
 @dataclass
@@ -107,7 +107,7 @@ def measure_one(platform: str, guest: Any, resources: Resources, timeout_s: floa
     """Launch, look, stop. Raises the driver's LaunchError (with the console log saved) on failure."""
     driver = get_driver(platform)
     res = replace(resources, mode="hold", probe=True)
-    is_vm = PLATFORMS[platform].platform_class.value in VM_CLASSES
+    is_vm = PLATFORMS[platform].platform_class in VM_CLASSES
     notes: dict[str, Any] = {}
     log_path = None
     with HostMarkers(timeout_s + 120.0) as markers:

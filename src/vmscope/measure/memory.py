@@ -21,13 +21,12 @@ from typing import Any
 from vmscope.measure import smaps
 from vmscope.measure.failures import PlatformFailure
 from vmscope.measure.fleet import Fleet
-from vmscope.model import PlatformClass
-from vmscope.platforms import get_driver
+from vmscope.model import VM_CLASSES
+from vmscope.platforms import PLATFORMS, get_driver
 from vmscope.platforms.base import Instance, Resources
 from vmscope.platforms.console import MARK_MEM, parse_fields
 from vmscope.stats import interleaved_order
 
-VM_CLASSES = frozenset({PlatformClass.traditional_vm, PlatformClass.microvm})
 SETTLE_S = 0.5  # after the last instance is ready, before reading memory (lazy frees, page-table setup)
 
 
@@ -199,7 +198,7 @@ def _notes(result: MemoryResult, last: InstanceMemory | None) -> list[str]:
     notes = ["values are per instance, median over trials; PSS/USS/RSS summed over the instance's host processes",
              "memavailable_drop_kib: host MemAvailable before launch minus with all instances ready, / instances"]
     if last is not None and last.vmm_overhead_kib is None:
-        if last.guest_ram_mapping is None and get_driver(result.platform).platform_class in VM_CLASSES:
+        if last.guest_ram_mapping is None and PLATFORMS[result.platform].platform_class in VM_CLASSES:
             notes.append("no guest-RAM mapping of the guest RAM size was found: VMM overhead not computed")
         else:
             notes.append("not a VM: there is no guest-RAM mapping, so no VMM overhead (all of it is the instance)")

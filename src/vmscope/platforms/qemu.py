@@ -98,11 +98,12 @@ def qemu_argv(machine: Machine, guest: object, resources: Resources, accel: str,
         raise UserError("--vcpus must be at least 1")
     image, image_format = kernel_image(machine, guest)
     cmdline = platform_cmdline(machine, accel, resources, tsc_khz)
+    accel_opts = accel_args(accel, resources.vcpus)
     argv = [
         qemu,
         "-name", f"vmscope-{machine.platform}",
         "-machine", machine.machine,
-        *accel_args(accel, resources.vcpus),
+        *accel_opts,
         "-m", f"{resources.mem_mib}M",
         "-smp", str(resources.vcpus),
         "-nodefaults", "-no-user-config",
@@ -120,7 +121,7 @@ def qemu_argv(machine: Machine, guest: object, resources: Resources, accel: str,
         "firmware": machine.firmware,
         "kernel_image": str(image),
         "kernel_format": image_format,
-        "accel_args": " ".join(accel_args(accel, resources.vcpus)),
+        "accel_args": " ".join(accel_opts),
         "cmdline": cmdline,
     }
     return argv, notes
@@ -156,7 +157,7 @@ class QemuDriver(Driver):
         return shutil.which(QEMU)
 
     def probe(self) -> Availability:
-        from vmscope.platforms.accel import kvm_verdict
+        from vmscope.platforms.accel import USABLE, kvm_verdict
 
         exe = self.binary()
         if exe is None:
@@ -167,7 +168,7 @@ class QemuDriver(Driver):
         if machines and base not in machines:
             return Availability(False, f"this QEMU has no '{base}' machine", version)
         verdict = kvm_verdict()
-        accel = "kvm" if verdict["status"] == "usable" else "tcg"
+        accel = "kvm" if verdict["status"] == USABLE else "tcg"
         details = {"accel": accel, "kvm": verdict["status"], "kvm_reason": verdict.get("reason", ""),
                    "machine": self.machine.machine, "firmware": self.machine.firmware}
         why = "KVM" if accel == "kvm" else f"TCG (software emulation; KVM {verdict['status']})"
