@@ -84,6 +84,11 @@ def test_bad_claims_file_is_a_clear_error() -> None:
     assert main(["synth", "--claims", str(FIXTURES / "bad_claims.json")]) == 1
 
 
+def test_threshold_unit_must_fit_its_families() -> None:
+    with pytest.raises(UserError, match="unit MiB is not a time unit, as family vmm_start_to_guest_init needs"):
+        _claims(dict(THRESHOLD, unit="MiB"))
+
+
 def test_synthesize_accepts_extra_live_records(make_record) -> None:  # type: ignore[no-untyped-def]
     live = make_record(
         id="live-1",

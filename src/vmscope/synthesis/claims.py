@@ -30,7 +30,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from vmscope import units
 from vmscope.errors import UserError
@@ -107,6 +107,15 @@ class ThresholdClaim(_ClaimBase):
     def _unit(cls, v: str) -> str:
         units.get(v)
         return v
+
+    @model_validator(mode="after")
+    def _unit_fits_families(self) -> ThresholdClaim:
+        # checked here, so a claim in ms on a memory family is a file error, not a crash mid-evaluation
+        for fam_id in self.families:
+            fam = taxonomy().families[fam_id]
+            if not fam.is_boolean and units.dimension(self.unit) is not fam.dimension:
+                raise ValueError(f"unit {self.unit} is not a {fam.dimension} unit, as family {fam_id} needs")
+        return self
 
 
 class CompareClaim(_ClaimBase):
