@@ -87,9 +87,13 @@ class HostMarkers:
         sleep = shutil.which("sleep")
         if sleep is not None:
             argv = [f"vmscope-sentinel-{self.token}", str(int(self.lifetime_s))]
-            self.sentinel = subprocess.Popen(argv, executable=sleep, stdin=subprocess.DEVNULL,
-                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                             start_new_session=True)
+            try:
+                self.sentinel = subprocess.Popen(argv, executable=sleep, stdin=subprocess.DEVNULL,
+                                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                                 start_new_session=True)
+            except BaseException:
+                self.__exit__()  # the token file must not outlive a failed start
+                raise
         return self
 
     def __exit__(self, *exc: object) -> None:

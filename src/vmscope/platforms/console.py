@@ -27,6 +27,7 @@ STOP_LINE = (protocol.STOP_LINE + "\n").encode()
 
 _MARK_RE = re.compile(rb"(VMSCOPE-[A-Z]+)(.*)")
 _MAX_LOG_BYTES = 8 * 1024 * 1024
+_MAX_LINES = 200_000  # like the log: a guest that floods its console cannot grow memory without bound
 
 
 class Console:
@@ -61,7 +62,8 @@ class Console:
             for raw in complete:
                 line = raw.rstrip(b"\r")
                 text = line.decode("utf-8", "replace")
-                self.lines.append((now_ns, text))
+                if len(self.lines) < _MAX_LINES:
+                    self.lines.append((now_ns, text))
                 m = _MARK_RE.search(line)
                 if m:
                     wake = True
@@ -208,7 +210,11 @@ def attach(console: Console, stdout_fd: int, pid: int) -> None:
         console._feed(data, now)
         return False
 
-    pidfd = os.pidfd_open(pid)
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:
+        os.close(stdout_fd)  # we own it: do not leak it when the process cannot be followed
+        raise
 
     def on_exit(now: int) -> bool:
         try:
