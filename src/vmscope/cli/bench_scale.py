@@ -80,12 +80,10 @@ def run_scale(platform: str, concurrency: str = "1,2,4,8", instances: int = 16, 
     run = ctx.new_run({"concurrency": levels, "instances": instances, "mem_budget_mib": mem_budget,
                        "guest_mem_mib": guest_mem, "time_limit_s": time_limit, "max_failures": max_failures,
                        "timeout_s": timeout, "platforms": ctx.platforms, "skipped": ctx.skipped, "ksm_thp": policy})
-    rows, densities = [], []
+    densities = []
     for r in results:
         for s in r.sweeps:
-            row = s.row()
-            rows.append(row)
-            run.results.append(row)
+            run.results.append(s.row())
             for k, ms in enumerate(s.latencies_ms):
                 run.samples.append(Sample(s.platform, s.accel, k, "spawn_to_ready_ms", ms, "ms",
                                           {"concurrency": s.concurrency}))
@@ -94,10 +92,8 @@ def run_scale(platform: str, concurrency: str = "1,2,4,8", instances: int = 16, 
                     run.artifacts.append((s.platform, f.index, "failed_console_log", str(f.console_log)))
             run.records.extend(_sweep_records(ctx, s, len(run.records)))
         densities.append(r.density_summary())
-    if rows:
-        ctx.db.save_run(run)
-    return {"run_id": ctx.run_id, "results": rows, "density": densities, "host": ctx.host,
-            "guest": ctx.guest_fingerprint(), "ksm_thp": policy, "skipped": ctx.skipped}
+    # a launch failure inside a sweep is a limit it reached (stopped_by), not a failed platform
+    return ctx.finish(run, [], density=densities, ksm_thp=policy)
 
 
 def _f(v: float | None, fmt: str = "{:.1f}") -> str:
