@@ -17,6 +17,7 @@ from vmscope.evidence import load_all
 from vmscope.store import load_live_records
 from vmscope.synthesis import PROFILES, GroupBy, SynthesisResult, synthesize
 from vmscope.synthesis.claims import Verdict, load_claims
+from vmscope.synthesis.pool import SENSITIVITY_EXCLUDED, PoolMethod
 
 _VERDICT_STYLE = {
     Verdict.supported: "green",
@@ -39,7 +40,7 @@ def render(result: SynthesisResult, console: Console) -> None:
             table.add_column(col)
         for r in (r for r in result.table if r.metric == metric):
             s = sens.get((r.group, r.family))
-            mark = " *" if r.method.value == "random_effects_dl" else ""
+            mark = " *" if r.method is PoolMethod.random_effects_dl else ""
             table.add_row(
                 r.family,
                 r.group,
@@ -102,8 +103,6 @@ def synth_cmd(
     records = load_all()
     extra = load_live_records(db) if include_live else []
     if peer_reviewed_only:
-        from vmscope.synthesis.pool import SENSITIVITY_EXCLUDED
-
         records = [r for r in records if r.kind not in SENSITIVITY_EXCLUDED]
     result = synthesize(records, by=GroupBy(by), profile=profile, claims=claims, extra=extra)
     if json_out:
