@@ -91,3 +91,17 @@ def test_unreadable_path_is_a_problem_not_a_traceback(tmp_path: Path, capsys: py
     assert main(["evidence", "validate", str(folder)]) == 1
     assert main(["evidence", "import", str(folder)]) == 1
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_list_and_show_print_evidence_text_as_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from helpers import record
+
+    hostile = record(id="x-1", platform="odd[/]vm", notes="[bold]not bold[/bold]")
+    path = tmp_path / "hostile.jsonl"
+    path.write_text(hostile.model_dump_json() + "\n")
+    evidence.import_file(path)
+    capsys.readouterr()
+    assert main(["evidence", "list", "--platform", "odd[/]vm"]) == 0
+    assert "odd[/]vm" in capsys.readouterr().out
+    assert main(["evidence", "show", "x-1"]) == 0
+    assert "[bold]not bold[/bold]" in capsys.readouterr().out

@@ -187,3 +187,22 @@ def test_synthesize_without_rankings_pools_the_same_table() -> None:
     full = synthesize(recs, claims=[], draws=10)
     table_only = synthesize(recs, claims=[], rank=False)
     assert table_only.rankings == {} and table_only.table == full.table
+
+
+def test_synth_terminal_shows_evidence_text_as_written() -> None:
+    import io
+
+    from rich.console import Console
+
+    from vmscope.cli.synth import render
+
+    live = dict(kind="live", accel="tcg", platform="qemu-microvm", measure="spawn_to_ready", samples=[3400, 3600])
+    recs = [record(id="l-1", run_id="r1", value=3500, **live), record(id="l-2", run_id="r2", value=3300, **live),
+            record(id="p-1", platform="runc", platform_class="container", measure="container_start", value=300,
+                   source={"key": "x[/]y"})]
+    hostile = _claims(dict(THRESHOLD, text="fast [/] [bold]really[/bold]"))
+    out = io.StringIO()
+    render(synthesize(recs, claims=hostile, draws=10), Console(file=out, width=200))
+    text = out.getvalue()
+    assert "microvm [tcg]" in text  # a TCG group never loses its mark to rich markup
+    assert "fast [/] [bold]really[/bold]" in text

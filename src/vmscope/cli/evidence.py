@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from vmscope import units
 from vmscope.cli._app import evidence_app
@@ -44,10 +45,10 @@ def list_cmd(
     table = Table(title=f"{len(records)} evidence records")
     for col in ("id", "platform", "metric", "measure", "value", "statistic", "kind"):
         table.add_column(col, overflow="fold")
-    for r in records:
-        table.add_row(
-            r.id, r.platform, r.metric.value, r.measure, units.fmt(r.value, r.unit), r.statistic.value, r.kind.value
-        )
+    for r in records:  # cells as Text: evidence text is shown as written, never read as rich markup
+        cells = (r.id, r.platform, r.metric.value, r.measure, units.fmt(r.value, r.unit), r.statistic.value,
+                 r.kind.value)
+        table.add_row(*(Text(c) for c in cells))
     Console().print(table)
 
 
@@ -87,7 +88,7 @@ def show_cmd(
         ("notes", rec.notes),
     ]
     for k, v in rows:
-        console.print(f"[bold]{k}:[/] {v}", highlight=False)
+        console.print(Text.assemble((f"{k}:", "bold"), f" {v}"), highlight=False)
 
 
 @evidence_app.command("validate")

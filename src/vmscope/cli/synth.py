@@ -8,7 +8,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from vmscope import units
 from vmscope.cli._app import app
@@ -43,7 +45,7 @@ def render(result: SynthesisResult, console: Console) -> None:
             mark = " *" if r.method is PoolMethod.random_effects_dl else ""
             table.add_row(
                 r.family,
-                r.group,
+                Text(r.group),
                 _num(r.estimate, r.unit) + mark,
                 f"{_num(r.low, r.unit)}..{_num(r.high, r.unit)}",
                 f"{r.n_studies}/{r.n_records}",
@@ -57,10 +59,10 @@ def render(result: SynthesisResult, console: Console) -> None:
     for c in result.claims:
         style = _VERDICT_STYLE[c.verdict]
         claims.add_row(
-            c.text,
+            Text(c.text),
             f"[{style}]{c.verdict.value}[/]",
             f"{c.votes_for}/{c.votes_against}",
-            ", ".join(c.record_ids[:4]) + (f" +{len(c.record_ids) - 4}" if len(c.record_ids) > 4 else ""),
+            Text(", ".join(c.record_ids[:4]) + (f" +{len(c.record_ids) - 4}" if len(c.record_ids) > 4 else "")),
         )
     console.print(claims)
     for name, rk in result.rankings.items():
@@ -70,12 +72,13 @@ def render(result: SynthesisResult, console: Console) -> None:
             for e in rk.entries
         ]
         console.print(f"[bold]Ranking: {name}[/] ({weights})", highlight=False)
-        console.print("\n".join(lines) or "  (no group has enough evidence)", highlight=False)
+        console.print(Text("\n".join(lines) or "  (no group has enough evidence)"), highlight=False)
         if rk.imputed:
-            imp = "; ".join(f"{g}: {', '.join(m.value for m in ms)}" for g, ms in rk.imputed.items())
+            imp = "; ".join(f"{escape(g)}: {', '.join(m.value for m in ms)}" for g, ms in rk.imputed.items())
             console.print(f"  [dim]scored neutral (0.5) for want of evidence: {imp}[/]", highlight=False)
         if rk.excluded:
-            console.print(f"  [dim]not ranked (too little evidence): {', '.join(rk.excluded)}[/]", highlight=False)
+            excl = ", ".join(escape(g) for g in rk.excluded)
+            console.print(f"  [dim]not ranked (too little evidence): {excl}[/]", highlight=False)
 
 
 @app.command("synth")
