@@ -58,7 +58,7 @@ def vs_table(data: ReportData, metric: Metric) -> Table | None:
         t.add_column(col, justify="right" if col in ("this host", "literature") else "left", overflow="fold")
     for c in comps:
         lit = c.literature
-        t.add_row(c.family + (f" @C={c.concurrency}" if (c.concurrency or 1) > 1 else ""), c.platform,
+        t.add_row(c.family + (f" @C={c.concurrency}" if (c.concurrency or 1) > 1 else ""), Text(c.platform),
                   _accel(c.accel), fmt_num(c.live_value, c.unit),
                   f"{fmt_num(lit.estimate, c.unit)} ({studies(lit.n_studies)})" if lit else "-",
                   Text("TCG vs hardware: not like for like" if c.accel == "tcg" else "", style="yellow"))
