@@ -123,11 +123,11 @@ def phase_bars(rows: list[dict[str, Any]]) -> Plot | None:
 
 
 def _is_vm(platform: str) -> bool:
-    from vmscope.model import PlatformClass
+    from vmscope.model import VM_CLASSES
     from vmscope.platforms import PLATFORMS
 
     info = PLATFORMS.get(platform)
-    return info is not None and info.platform_class in (PlatformClass.traditional_vm, PlatformClass.microvm)
+    return info is not None and info.platform_class in VM_CLASSES
 
 
 def memory_bars(rows: list[dict[str, Any]]) -> Plot | None:
