@@ -71,8 +71,12 @@ def show_cmd(
         return
     console = Console()
     value = units.fmt(rec.value, rec.unit)
-    if rec.low is not None or rec.high is not None:
+    if rec.low is not None and rec.high is not None:
         value += f" (range {rec.low} .. {rec.high} {rec.unit})"
+    elif rec.low is not None:
+        value += f" (at least {rec.low} {rec.unit})"
+    elif rec.high is not None:
+        value += f" (at most {rec.high} {rec.unit})"
     rows = [
         ("id", rec.id),
         ("platform", f"{rec.platform} ({rec.platform_class.value})"),
