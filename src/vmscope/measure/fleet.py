@@ -201,8 +201,10 @@ class Fleet:
 
     # -- stopping -----------------------------------------------------------------------------
     def stop_down_to(self, keep: int) -> None:
-        """Stop ready instances (newest first) until `keep` remain."""
+        """Stop ready instances (newest first) until `keep` are still running."""
         with self._lock:
+            # an instance that exited by itself is no longer running; fleet.stop() still cleans it up
+            self._active = [i for i in self._active if not i.exited]
             victims = self._active[keep:]
             del self._active[keep:]
         stop_instances(victims)

@@ -120,7 +120,9 @@ def run_sweep(platform: str, guest: object, resources: Resources, n: int, concur
             fleet.stop_down_to(k)
             time.sleep(settle_s)  # fixed settling delay, not a wait for a condition
             drop = before - mem_available_kib()
-            points.append(density.DensityPoint(k, float(drop), _pss_per_instance(fleet.running())))
+            alive = fleet.running()  # k, unless instances died by themselves: report what really ran
+            if alive:
+                points.append(density.DensityPoint(len(alive), float(drop), _pss_per_instance(alive)))
     residual = before - mem_available_kib()
     return Sweep(platform, accel, concurrency, n, latencies, rate, stopped_by, list(fleet.failures), wall, cpu,
                  before, residual, points)
