@@ -93,15 +93,23 @@ def host_key() -> str:
     return f"{socket.gethostname()}|{platform.release()}|{cpu_model()}"
 
 
-def cached_verdict(name: str, compute: Callable[[], Any], *, refresh: bool = False) -> Any:
-    """A capability verdict (e.g. "can KVM boot a Linux guest here") cached per host in the cache dir."""
+def _verdicts() -> tuple[Path, dict[str, Any]]:
     from vmscope.paths import cache_dir
 
     path = cache_dir() / "host-verdicts.json"
     try:
-        data = json.loads(path.read_text())
+        return path, json.loads(path.read_text())
     except (OSError, ValueError):
-        data = {}
+        return path, {}
+
+
+def has_cached_verdict(name: str) -> bool:
+    return f"{host_key()}|{name}" in _verdicts()[1]
+
+
+def cached_verdict(name: str, compute: Callable[[], Any], *, refresh: bool = False) -> Any:
+    """A capability verdict (e.g. "can KVM boot a Linux guest here") cached per host in the cache dir."""
+    path, data = _verdicts()
     key = f"{host_key()}|{name}"
     if not refresh and key in data:
         return data[key]

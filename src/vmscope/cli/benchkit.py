@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from vmscope import __version__, host
-from vmscope.cli.common import err
+from vmscope.cli.common import ensure_kvm_verdict, err
 from vmscope.errors import UserError
 from vmscope.measure.failures import PlatformFailure
+from vmscope.model import VM_CLASSES
 from vmscope.platforms import PLATFORMS, get_driver, parse_platforms
 from vmscope.store import ResultsDB, Run, new_run_id
 
@@ -98,6 +99,8 @@ def prepare(bench: str, platform_spec: str, db_path: Path | None, *, need_guest:
         from vmscope.guest.build import ensure_guest
 
         guest = ensure_guest()
+        if any(PLATFORMS[p].platform_class in VM_CLASSES for p in platforms):
+            ensure_kvm_verdict()
     return BenchContext(bench, new_run_id(), db, host.fingerprint(), guest, platforms, skipped)
 
 

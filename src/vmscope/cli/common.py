@@ -41,3 +41,13 @@ def progress_bar(description: str, total: int, enabled: bool = True) -> Iterator
 
 def db_option_path(db: Path | None) -> Path | None:
     return db.expanduser() if db is not None else None
+
+
+def ensure_kvm_verdict() -> None:
+    """Find out now, with a visible status line, whether KVM can boot a Linux guest here, when that
+    is still unknown: the trial takes up to a minute once per host and would otherwise look like a hang."""
+    from vmscope.platforms.accel import kvm_trial_pending, kvm_verdict
+
+    if kvm_trial_pending():
+        with err.status("trying KVM with a real Linux guest (once per host, up to a minute) ..."):
+            kvm_verdict()

@@ -7,11 +7,12 @@ from rich.table import Table
 
 from vmscope import host
 from vmscope.cli._app import app
-from vmscope.cli.common import out, print_json
+from vmscope.cli.common import ensure_kvm_verdict, out, print_json
 from vmscope.platforms import PLATFORMS, get_driver
 
 
 def doctor_report() -> dict:
+    ensure_kvm_verdict()
     rows = []
     for pid, info in PLATFORMS.items():
         avail = get_driver(pid).probe()

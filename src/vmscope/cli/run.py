@@ -108,7 +108,8 @@ def run_all(platform: str = "all", quick: bool = False, out_dir: Path = Path("vm
     err.print(f"platforms: {', '.join(platforms)}", highlight=False)
 
     err.rule("[bold]guest")
-    guest = ensure_guest()
+    with err.status("shared guest: checking the cache ...") as status:
+        guest = ensure_guest(progress=lambda msg: status.update(f"shared guest: {msg}"))
     err.print(f"shared guest: kernel {guest.kernel_version}, initramfs {guest.hashes.get('initramfs', '')[:12]}")
 
     with_guest = [p for p in platforms if p != "kvm-floor"]

@@ -77,6 +77,13 @@ def kvm_verdict(guest: object | None = None, refresh: bool = False) -> dict[str,
         return {"status": UNTESTED, "reason": str(exc)}
 
 
+def kvm_trial_pending() -> bool:
+    """True when kvm_verdict() would now boot a guest to find out (slow: up to a minute, once per host),
+    so a command can say what it is doing instead of looking hung."""
+    return (os.access("/dev/kvm", os.R_OK | os.W_OK) and shutil.which("qemu-system-x86_64") is not None
+            and not host.has_cached_verdict(VERDICT_NAME) and _built_guest() is not None)
+
+
 class _Untested(Exception):
     pass
 
